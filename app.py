@@ -1,0 +1,73 @@
+"""The Flask application factory.
+
+`create_app(test_config=None)` loads settings (test_config entries, named like
+the environment variables, override the environment), connects the database
+and Redis, applies migrations and registers the blueprints.  Every /api route
+answers errors as JSON: 4xx for the caller's mistakes, 503 when PostgreSQL or
+Redis is unreachable, and a bare 500 message (details only in the server log)
+for anything else.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping
+
+from flask import Flask, jsonify, request
+from redis.exceptions import RedisError
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+
+import runtime
+from config import load_settings
+
+log = logging.getLogger(__name__)
+
+
+def api_error(status: int, message: str, **extra: Any):
+    """The JSON error body every API route uses."""
+    return jsonify({"error": message, "status": status, **extra}), status
+
+
+def _register_error_handlers(app: Flask) -> None:
+    def wants_json() -> bool:
+        return request.path.startswith("/api/")
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        if wants_json():
+            return api_error(error.code or 500, error.description or error.name)
+        return error
+
+    @app.errorhandler(OperationalError)
+    def database_down(error: OperationalError):
+        log.warning("database unavailable: %s", error.orig)
+        return api_error(503, "the database is unavailable; try again shortly")
+
+    @app.errorhandler(RedisError)
+    def redis_down(error: RedisError):
+        log.warning("Redis unavailable: %s", error)
+        return api_error(503, "Redis is unavailable; try again shortly")
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return api_error(500, "internal error; the server log has the details")
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    test_config = dict(test_config or {})
+    settings = load_settings(overrides=test_config)
+    runtime.init(settings, wait=float(test_config.get("DATABASE_WAIT_SECONDS", 60)))
+
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY=settings.secret_key, JSON_SORT_KEYS=False,
+                      MAX_CONTENT_LENGTH=1024 * 1024)
+    app.config.update({k: v for k, v in test_config.items() if k in ("TESTING",)})
+    app.extensions["sonarium.settings"] = settings
+
+    import app_system
+    import app_tasks
+    app.register_blueprint(app_tasks.bp)
+    app.register_blueprint(app_system.bp)
+    _register_error_handlers(app)
+    return app

@@ -1,0 +1,68 @@
+"""System API.
+
+- GET /api/health  200 when the database, Redis and at least one worker are up,
+                   503 (same JSON) when any is not; never an HTML error.
+- GET /api/config  the non-secret settings (secrets show only as *_set: true/false).
+"""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify
+from rq import Worker
+from sqlalchemy import text
+
+from db import migrate
+from db.session import engine
+from tasks import queues
+
+bp = Blueprint("system", __name__)
+
+
+def _check(probe) -> dict:
+    try:
+        return {"ok": True, **probe()}
+    except Exception as error:  # health reports every failure instead of raising
+        return {"ok": False, "error": f"{type(error).__name__}: {error}".strip()[:300]}
+
+
+def _database() -> dict:
+    with engine().connect() as connection:
+        connection.execute(text("SELECT 1"))
+    current = migrate.current_revision()
+    head = migrate.head_revision()
+    if current != head:
+        raise RuntimeError(f"schema at {current}, code expects {head}")
+    return {"schema": current}
+
+
+def _redis() -> dict:
+    queues.redis_connection().ping()
+    return {}
+
+
+def _workers() -> dict:
+    workers = Worker.all(connection=queues.redis_connection())
+    listening = sorted({name for worker in workers for name in worker.queue_names()})
+    if not workers:
+        raise RuntimeError("no worker is running")
+    missing = [name for name in queues.ALL_QUEUES if name not in listening]
+    return {"count": len(workers), "queues": listening, "queues_without_worker": missing}
+
+
+@bp.get("/api/health")
+def health():
+    report = {
+        "database": _check(_database),
+        "redis": _check(_redis),
+        "workers": _check(_workers),
+        # The similarity index arrives with library analysis; until then it is
+        # reported, not required.
+        "index": {"ok": True, "loaded": False, "reason": "no index has been built yet"},
+    }
+    healthy = all(part["ok"] for part in report.values())
+    report["status"] = "ok" if healthy else "degraded"
+    return jsonify(report), 200 if healthy else 503
+
+
+@bp.get("/api/config")
+def config():
+    return jsonify(current_app.extensions["sonarium.settings"].public())

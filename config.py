@@ -1,0 +1,320 @@
+"""Sonarium settings: every knob comes from the environment, parsed strictly.
+
+`load_settings()` reads the environment once, checks every value and raises
+`ConfigError` naming the variable and what it accepts, so a bad deployment
+stops at start-up instead of failing later in a worker.  `VARIABLES` is the one
+list of what Sonarium reads; the deployment files are tested against it.
+
+Secrets (passwords, tokens, the secret key) are kept out of `repr()` and out of
+`Settings.public()`, which is all the API ever shows.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import os
+import secrets
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Mapping
+from urllib.parse import quote, urlsplit
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+MEDIASERVER_TYPES = ("local", "navidrome", "jellyfin", "emby", "lyrion")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+# Unix socket paths are limited to 107 bytes on Linux; longer data dirs put
+# their sockets under the temp dir instead (see `embedded_socket_dir`).
+_MAX_SOCKET_PATH = 100
+
+
+def _text(raw: str) -> str:
+    return raw.strip()
+
+
+def _integer(low: int, high: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise ValueError(f"a whole number from {low} to {high}") from None
+        if not low <= value <= high:
+            raise ValueError(f"a whole number from {low} to {high}")
+        return value
+    return parse
+
+
+def _number(low: float, high: float) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            raise ValueError(f"a number from {low:g} to {high:g}") from None
+        if not low <= value <= high:
+            raise ValueError(f"a number from {low:g} to {high:g}")
+        return value
+    return parse
+
+
+def _choice(options: tuple[str, ...], upper: bool = False) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip().upper() if upper else raw.strip().lower()
+        if value not in options:
+            raise ValueError("one of " + ", ".join(options))
+        return value
+    return parse
+
+
+def _boolean(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("true or false (also 1/0, yes/no, on/off)")
+
+
+def _http_url(raw: str) -> str:
+    value = raw.strip().rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("an http:// or https:// URL with a host, e.g. http://192.168.1.5:4533")
+    return value
+
+
+def _url_with_scheme(*schemes: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip()
+        scheme = urlsplit(value).scheme
+        if scheme not in schemes:
+            raise ValueError("a URL starting with " + " or ".join(s + "://" for s in schemes))
+        return value
+    return parse
+
+
+def _path(raw: str) -> Path:
+    if not raw.strip():
+        raise ValueError("a filesystem path")
+    return Path(raw.strip()).expanduser().resolve()
+
+
+@dataclasses.dataclass(frozen=True)
+class Variable:
+    name: str
+    parse: Callable[[str], Any]
+    default: str | None
+    doc: str
+    secret: bool = False
+
+
+# The one list of environment variables Sonarium reads.  A default of None
+# means "unset": the setting is optional or derived (see load_settings).
+VARIABLES: tuple[Variable, ...] = (
+    Variable("SERVICE_TYPE", _choice(("all", "web", "worker")), "all",
+             "What this machine runs: all (web, workers, reconciler), web, or worker (workers + reconciler)."),
+    Variable("SONARIUM_DATA_DIR", _path, "./data",
+             "Where the embedded database, Redis data, logs and the secret key live."),
+    Variable("DATABASE_URL", _url_with_scheme("postgresql", "postgresql+psycopg2"), None,
+             "PostgreSQL URL; unset starts a private PostgreSQL in the data dir."),
+    Variable("REDIS_URL", _url_with_scheme("redis", "rediss", "unix"), None,
+             "Redis URL; unset starts a private Valkey server in the data dir."),
+    Variable("MEDIASERVER_TYPE", _choice(MEDIASERVER_TYPES), "local",
+             "Where the library lives: " + " | ".join(MEDIASERVER_TYPES) + "."),
+    Variable("MUSIC_DIR", _path, "./music", "The music folder read by the local provider."),
+    Variable("NAVIDROME_URL", _http_url, None, "Navidrome (or any Subsonic server) base URL."),
+    Variable("NAVIDROME_USER", _text, None, "Subsonic user name."),
+    Variable("NAVIDROME_PASSWORD", _text, None, "Subsonic password.", secret=True),
+    Variable("NAVIDROME_AUTH", _choice(("token", "password")), "token",
+             "Subsonic auth: token (salted md5, Navidrome's default) or password (e.g. supysonic)."),
+    Variable("JELLYFIN_URL", _http_url, None, "Jellyfin base URL."),
+    Variable("JELLYFIN_USER_ID", _text, None, "Jellyfin user id."),
+    Variable("JELLYFIN_TOKEN", _text, None, "Jellyfin API key.", secret=True),
+    Variable("EMBY_URL", _http_url, None, "Emby base URL."),
+    Variable("EMBY_USER_ID", _text, None, "Emby user id."),
+    Variable("EMBY_TOKEN", _text, None, "Emby API key.", secret=True),
+    Variable("LYRION_URL", _http_url, None, "Lyrion Music Server base URL."),
+    Variable("WEB_HOST", _text, "127.0.0.1", "Address the web server listens on."),
+    Variable("WEB_PORT", _integer(1, 65535), "8000", "Port the web server listens on."),
+    Variable("WEB_WORKERS", _integer(1, 32), "2", "gunicorn worker processes."),
+    Variable("WORKER_COUNT", _integer(1, 64), "2",
+             "RQ worker processes for analysis and clustering (one more serves orchestration)."),
+    Variable("LOG_LEVEL", _choice(LOG_LEVELS, upper=True), "INFO", "Logging level."),
+    Variable("SECRET_KEY", _text, None,
+             "Flask secret key; unset uses a random key kept in the data dir.", secret=True),
+    Variable("TASK_MAX_ATTEMPTS", _integer(1, 20), "3",
+             "How often a task whose worker died is re-queued before it fails."),
+    Variable("TASK_HEARTBEAT_SECONDS", _number(0.2, 60), "2",
+             "How often a running task writes its heartbeat, progress and log, and checks for cancellation."),
+    Variable("TASK_DEAD_AFTER_SECONDS", _number(1, 3600), "30",
+             "A running task whose heartbeat is older than this is treated as dead."),
+    Variable("RECONCILE_INTERVAL_SECONDS", _number(0.5, 3600), "10",
+             "How often the reconciler looks for dead or vanished tasks."),
+    Variable("TASK_LOG_LINES", _integer(10, 10000), "200", "Log lines kept per task."),
+    Variable("MAX_QUEUED_CHILDREN", _integer(1, 10000), "50",
+             "Child jobs a parent task keeps queued at once."),
+)
+_BY_NAME = {v.name: v for v in VARIABLES}
+KNOWN_VARIABLES = frozenset(_BY_NAME)
+
+# Which settings each media server needs; checked at start-up so a
+# half-configured provider fails loudly instead of building broken URLs.
+_REQUIRED_FOR_PROVIDER = {
+    "local": ("MUSIC_DIR",),
+    "navidrome": ("NAVIDROME_URL", "NAVIDROME_USER", "NAVIDROME_PASSWORD"),
+    "jellyfin": ("JELLYFIN_URL", "JELLYFIN_USER_ID", "JELLYFIN_TOKEN"),
+    "emby": ("EMBY_URL", "EMBY_USER_ID", "EMBY_TOKEN"),
+    "lyrion": ("LYRION_URL",),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Parsed settings; attribute names are the lower-cased variable names."""
+
+    values: Mapping[str, Any]
+    embedded_database: bool
+    embedded_redis: bool
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.values[name.upper()]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __repr__(self) -> str:
+        shown = {k: ("***" if _BY_NAME[k].secret and v is not None else v)
+                 for k, v in self.values.items() if k in _BY_NAME}
+        return f"Settings({shown})"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.sonarium_data_dir / "run"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.sonarium_data_dir / "logs"
+
+    def public(self) -> dict[str, Any]:
+        """Every non-secret setting, JSON-ready; secrets appear only as set/unset."""
+        shown: dict[str, Any] = {}
+        for var in VARIABLES:
+            value = self.values[var.name]
+            if var.secret:
+                shown[var.name.lower() + "_set"] = value is not None
+            elif var.name in ("DATABASE_URL", "REDIS_URL"):
+                shown[var.name.lower()] = redact_url(value)
+            else:
+                shown[var.name.lower()] = str(value) if isinstance(value, Path) else value
+        shown["embedded_database"] = self.embedded_database
+        shown["embedded_redis"] = self.embedded_redis
+        return shown
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced by ***, for logs and the API."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(":" + parts.password + "@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
+
+
+def embedded_socket_dir(data_dir: Path) -> Path:
+    """Directory for the private servers' unix sockets.
+
+    Inside the data dir when the path is short enough for a unix socket, else a
+    per-data-dir folder under the temp dir (same answer for every process).
+    """
+    preferred = data_dir / "run"
+    if len(str(preferred / "pg" / ".s.PGSQL.5432.lock")) <= _MAX_SOCKET_PATH:
+        return preferred
+    digest = hashlib.sha256(str(data_dir).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"sonarium-{digest}"
+
+
+EMBEDDED_DATABASE_NAME = "sonarium"
+EMBEDDED_DATABASE_USER = "postgres"
+
+
+def embedded_database_url(data_dir: Path) -> str:
+    host = quote(str(embedded_socket_dir(data_dir) / "pg"), safe="")
+    return f"postgresql://{EMBEDDED_DATABASE_USER}@/{EMBEDDED_DATABASE_NAME}?host={host}"
+
+
+def embedded_redis_url(data_dir: Path) -> str:
+    return f"unix://{embedded_socket_dir(data_dir) / 'valkey.sock'}?db=0"
+
+
+def _secret_key(data_dir: Path) -> str:
+    """A random key created once and kept in the data dir, so sessions survive restarts."""
+    key_file = data_dir / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+def load_settings(environ: Mapping[str, str] | None = None,
+                  overrides: Mapping[str, Any] | None = None) -> Settings:
+    """Parse every variable in `VARIABLES` from `environ` (default: os.environ).
+
+    `overrides` (upper-case names) replace raw environment strings and are
+    parsed the same way; tests and `create_app(test_config)` use them.
+
+    Raises
+    ------
+    ConfigError
+        Naming the first bad or missing variable and what it accepts.
+    """
+    source = dict(os.environ if environ is None else environ)
+    for name, value in (overrides or {}).items():
+        if name in _BY_NAME:
+            source[name] = str(value)
+    values: dict[str, Any] = {}
+    for var in VARIABLES:
+        raw = source.get(var.name)
+        if raw is None or raw.strip() == "":
+            raw = var.default
+        if raw is None:
+            values[var.name] = None
+            continue
+        try:
+            values[var.name] = var.parse(raw)
+        except ValueError as error:
+            shown = "(hidden)" if var.secret else repr(raw)
+            raise ConfigError(f"{var.name}={shown} is not valid: expected {error}") from None
+
+    provider = values["MEDIASERVER_TYPE"]
+    missing = [name for name in _REQUIRED_FOR_PROVIDER[provider] if values[name] is None]
+    if missing:
+        raise ConfigError(f"MEDIASERVER_TYPE={provider} needs " + ", ".join(missing) + " to be set")
+    if values["TASK_DEAD_AFTER_SECONDS"] < 3 * values["TASK_HEARTBEAT_SECONDS"]:
+        raise ConfigError("TASK_DEAD_AFTER_SECONDS must be at least 3 x TASK_HEARTBEAT_SECONDS, "
+                          "or a busy task would be taken for dead")
+
+    data_dir = values["SONARIUM_DATA_DIR"]
+    embedded_database = values["DATABASE_URL"] is None
+    embedded_redis = values["REDIS_URL"] is None
+    if embedded_database:
+        values["DATABASE_URL"] = embedded_database_url(data_dir)
+    if embedded_redis:
+        values["REDIS_URL"] = embedded_redis_url(data_dir)
+    if values["SECRET_KEY"] is None:
+        values["SECRET_KEY"] = _secret_key(data_dir)
+    return Settings(values=values, embedded_database=embedded_database, embedded_redis=embedded_redis)
+
+
+def configure_logging(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s")
+    # Alembic narrates every schema check at INFO; the health probe runs one often.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))

@@ -1,0 +1,52 @@
+"""Task types: which function runs a type, on which queue, with what time limit."""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from typing import Callable
+
+from tasks import TASK_MODULES
+from tasks.queues import ALL_QUEUES
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskType:
+    name: str
+    function: Callable
+    queue: str
+    job_timeout: int      # seconds; RQ kills a job that runs longer (a hang backstop)
+    title: str            # shown in the UI
+    main: bool            # may be started by a user as a main task
+
+
+_TYPES: dict[str, TaskType] = {}
+
+
+def task_type(name: str, *, queue: str, job_timeout: int, title: str, main: bool = False):
+    """Register the decorated function `fn(ctx, **args)` as task type `name`."""
+    if queue not in ALL_QUEUES:
+        raise ValueError(f"unknown queue {queue!r}")
+
+    def register(function: Callable) -> Callable:
+        _TYPES[name] = TaskType(name, function, queue, job_timeout, title, main)
+        return function
+    return register
+
+
+def load_task_modules(extra: tuple[str, ...] = ()) -> None:
+    for module in TASK_MODULES + tuple(extra):
+        importlib.import_module(module)
+
+
+def get(name: str) -> TaskType:
+    if name not in _TYPES:
+        load_task_modules()
+    try:
+        return _TYPES[name]
+    except KeyError:
+        raise KeyError(f"unknown task type {name!r}") from None
+
+
+def main_types() -> list[TaskType]:
+    load_task_modules()
+    return [t for t in _TYPES.values() if t.main]
