@@ -187,9 +187,7 @@ class Settings:
             raise AttributeError(name) from None
 
     def __repr__(self) -> str:
-        shown = {k: ("***" if _BY_NAME[k].secret and v is not None else v)
-                 for k, v in self.values.items() if k in _BY_NAME}
-        return f"Settings({shown})"
+        return f"Settings({self.public()})"
 
     @property
     def run_dir(self) -> Path:

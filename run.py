@@ -36,17 +36,20 @@ def _environment() -> Path:
 
 
 def _install(python: Path, requirement_files: list[Path]) -> None:
-    digest = hashlib.sha256(b"".join(f.read_bytes() for f in requirement_files)).hexdigest()
+    """pip-install the files whose exact content this environment has not installed yet."""
     stamp = Path(subprocess.check_output([str(python), "-c", "import sys; print(sys.prefix)"],
                                          text=True).strip()) / STAMP_NAME
-    if stamp.exists() and stamp.read_text() == digest:
+    installed = set(stamp.read_text().split()) if stamp.exists() else set()
+    digests = {file: hashlib.sha256(file.read_bytes()).hexdigest() for file in requirement_files}
+    missing = [file for file, digest in digests.items() if digest not in installed]
+    if not missing:
         return
     print("installing dependencies (first run or requirements changed)...", flush=True)
     command = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-    for file in requirement_files:
+    for file in missing:
         command += ["-r", str(file)]
     subprocess.run(command, check=True)
-    stamp.write_text(digest)
+    stamp.write_text("\n".join(sorted(installed | set(digests.values()))))
 
 
 def main(argv: list[str]) -> None:

@@ -121,6 +121,7 @@ class Task(Base):
     parent_id: Mapped[str | None] = mapped_column(ForeignKey("task.id", ondelete="CASCADE"))
     type: Mapped[str] = mapped_column(String(64))
     queue: Mapped[str] = mapped_column(String(32))
+    job_timeout: Mapped[int] = mapped_column(Integer)  # seconds; with queue, all a re-queue needs
     args: Mapped[dict] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     status: Mapped[str] = mapped_column(String(16), server_default="PENDING")
     progress: Mapped[int] = mapped_column(SmallInteger, server_default="0")

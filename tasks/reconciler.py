@@ -58,12 +58,8 @@ def _requeue_or_fail(row, reason: str, settings: Settings) -> str:
             control.cancel(row.id, "parent task failed")  # its live children, if any
             return f"failed {row.id}: {message}"
         return f"left {row.id}: it changed meanwhile"
-    try:
-        attempt = submit.enqueue(row.id, row.type, expected_attempts=row.attempts,
-                                 note=f"re-queued (attempt {row.attempts + 1}): {reason}")
-    except KeyError:
-        store.end(row.id, "FAILURE", f"unknown task type {row.type!r}", expected_attempts=row.attempts)
-        return f"failed {row.id}: unknown type {row.type}"
+    attempt = submit.enqueue(row.id, expected_attempts=row.attempts,
+                             note=f"re-queued (attempt {row.attempts + 1}): {reason}")
     return f"re-queued {row.id} as attempt {attempt}: {reason}" if attempt else f"left {row.id}: it changed"
 
 

@@ -104,7 +104,12 @@ class TaskContext:
             self.check_cancelled()
             while _live(report()) >= self.max_queued_children:
                 self.wait(_WAIT_POLL_SECONDS)
-            submit.spawn_child(self.task_id, task_type, key, args)
+            try:
+                submit.spawn_child(self.task_id, task_type, key, args)
+            except store.ParentEnded:
+                self.flush()  # learn whether we were revoked or superseded
+                self.check_cancelled()
+                raise TaskRevoked(self.task_id) from None
         while _live(counts := report()):
             self.wait(_WAIT_POLL_SECONDS)
         return counts

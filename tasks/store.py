@@ -29,19 +29,35 @@ class TaskAlreadyRunning(Exception):
         self.task_id = task_id
 
 
-def create(task_id: str, task_type: str, queue: str, args: dict, parent_id: str | None) -> bool:
+class ParentEnded(Exception):
+    """A child cannot be created: its parent is no longer live."""
+
+
+def create(task_id: str, task_type: str, queue: str, job_timeout: int, args: dict,
+           parent_id: str | None) -> bool:
     """Insert a PENDING task; False if a task with this id already exists.
 
-    Raises TaskAlreadyRunning for a second live main task of a type.
+    A child is only inserted while its parent is live, so a cancelled parent
+    racing its own loop cannot add children after the cancel.
+
+    Raises TaskAlreadyRunning for a second live main task of a type, and
+    ParentEnded for a child of a parent that ended.
     """
+    params = {"id": task_id, "parent": parent_id, "type": task_type, "queue": queue,
+              "timeout": job_timeout, "args": json.dumps(args)}
     try:
         with session_scope() as session:
             created = session.execute(text(
-                "INSERT INTO task (id, parent_id, type, queue, args) "
-                "VALUES (:id, :parent, :type, :queue, CAST(:args AS jsonb)) "
-                "ON CONFLICT (id) DO NOTHING RETURNING id"),
-                {"id": task_id, "parent": parent_id, "type": task_type, "queue": queue,
-                 "args": json.dumps(args)}).first()
+                "INSERT INTO task (id, parent_id, type, queue, job_timeout, args) "
+                "SELECT :id, :parent, :type, :queue, :timeout, CAST(:args AS jsonb) "
+                "WHERE CAST(:parent AS text) IS NULL OR EXISTS ("
+                f"  SELECT 1 FROM task WHERE id = :parent AND status IN {_LIVE}) "
+                "ON CONFLICT (id) DO NOTHING RETURNING id"), params).first()
+            if created is None and parent_id is not None:
+                parent_live = session.scalar(text(
+                    f"SELECT status IN {_LIVE} FROM task WHERE id = :parent"), params)
+                if not parent_live:
+                    raise ParentEnded(parent_id)
             return created is not None
     except IntegrityError as error:
         if "task_one_live_main_per_type" not in str(error.orig):
@@ -56,20 +72,21 @@ def live_main_task_id(task_type: str) -> str | None:
             {"type": task_type})
 
 
-def next_attempt(task_id: str, expected_attempts: int | None = None, note: str | None = None) -> int | None:
+def next_attempt(task_id: str, expected_attempts: int | None = None, note: str | None = None) -> Any:
     """Count one more hand-over to RQ and reset the row to PENDING.
 
     With `expected_attempts`, only if nobody else re-queued it meanwhile.
-    Returns the new attempt number, or None if the task is no longer live.
+    Returns (attempts, type, queue, job_timeout), or None if the task is no longer live.
     """
     with session_scope() as session:
-        return session.scalar(text(
+        return session.execute(text(
             "UPDATE task SET attempts = attempts + 1, enqueued_at = now(), status = 'PENDING', "
             "heartbeat_at = NULL, "
             "log = CASE WHEN CAST(:note AS text) IS NULL THEN log ELSE log || CAST(:note AS text) END "
             f"WHERE id = :id AND status IN {_LIVE} "
-            "AND (CAST(:expected AS integer) IS NULL OR attempts = :expected) RETURNING attempts"),
-            {"id": task_id, "expected": expected_attempts, "note": stamp(note) if note else None})
+            "AND (CAST(:expected AS integer) IS NULL OR attempts = :expected) "
+            "RETURNING attempts, type, queue, job_timeout"),
+            {"id": task_id, "expected": expected_attempts, "note": stamp(note) if note else None}).first()
 
 
 def claim(task_id: str, attempt: int) -> Task | None:

@@ -27,26 +27,25 @@ def child_task_id(parent_id: str, key: str) -> str:
     return str(uuid.uuid5(uuid.UUID(parent_id), key))
 
 
-def enqueue(task_id: str, task_type: str, *, note: str | None = None,
-            expected_attempts: int | None = None) -> int | None:
+def enqueue(task_id: str, *, note: str | None = None, expected_attempts: int | None = None) -> int | None:
     """Count an attempt and push the job; returns the attempt, or None if the
     task is no longer live (or someone else re-queued it first).
 
-    A Redis failure is logged, not raised: the row stays PENDING and the
-    reconciler hands it over again when Redis answers.
+    Everything needed comes from the task row, so the reconciler can re-queue
+    any task without importing its code.  A Redis failure is logged, not
+    raised: the row stays PENDING and the reconciler hands it over again.
     """
-    spec = registry.get(task_type)
-    attempt = store.next_attempt(task_id, expected_attempts, note)
-    if attempt is None:
+    row = store.next_attempt(task_id, expected_attempts, note)
+    if row is None:
         return None
     try:
-        queues.queue(spec.queue).enqueue_call(
-            "tasks.runner.execute", args=(task_id, attempt), job_id=rq_job_id(task_id, attempt),
-            timeout=spec.job_timeout, result_ttl=JOB_RESULT_TTL, failure_ttl=JOB_FAILURE_TTL,
-            description=f"{task_type} {task_id} attempt {attempt}")
+        queues.queue(row.queue).enqueue_call(
+            "tasks.runner.execute", args=(task_id, row.attempts), job_id=rq_job_id(task_id, row.attempts),
+            timeout=row.job_timeout, result_ttl=JOB_RESULT_TTL, failure_ttl=JOB_FAILURE_TTL,
+            description=f"{row.type} {task_id} attempt {row.attempts}")
     except RedisError as error:
-        log.warning("could not queue %s %s (the reconciler will retry): %s", task_type, task_id, error)
-    return attempt
+        log.warning("could not queue %s %s (the reconciler will retry): %s", row.type, task_id, error)
+    return row.attempts
 
 
 def submit_main(task_type: str, args: dict | None = None) -> str:
@@ -55,8 +54,8 @@ def submit_main(task_type: str, args: dict | None = None) -> str:
     if not spec.main:
         raise ValueError(f"{task_type} cannot be started on its own")
     task_id = str(uuid.uuid4())
-    store.create(task_id, task_type, spec.queue, args or {}, parent_id=None)
-    enqueue(task_id, task_type)
+    store.create(task_id, task_type, spec.queue, spec.job_timeout, args or {}, parent_id=None)
+    enqueue(task_id)
     return task_id
 
 
@@ -68,7 +67,7 @@ def spawn_child(parent_id: str, task_type: str, key: str, args: dict) -> tuple[s
     """
     spec = registry.get(task_type)
     child_id = child_task_id(parent_id, key)
-    created = store.create(child_id, task_type, spec.queue, args, parent_id=parent_id)
+    created = store.create(child_id, task_type, spec.queue, spec.job_timeout, args, parent_id=parent_id)
     if created:
-        enqueue(child_id, task_type)
+        enqueue(child_id)
     return child_id, created

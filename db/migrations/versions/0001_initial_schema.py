@@ -43,6 +43,7 @@ def upgrade() -> None:
     sa.Column('parent_id', sa.String(length=64), nullable=True),
     sa.Column('type', sa.String(length=64), nullable=False),
     sa.Column('queue', sa.String(length=32), nullable=False),
+    sa.Column('job_timeout', sa.Integer(), nullable=False),
     sa.Column('args', postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'{}'::jsonb"), nullable=False),
     sa.Column('status', sa.String(length=16), server_default='PENDING', nullable=False),
     sa.Column('progress', sa.SmallInteger(), server_default='0', nullable=False),
