@@ -1,6 +1,6 @@
 """System API.
 
-- GET /api/health  200 when the database, Redis and at least one worker are up,
+- GET /api/health  200 when the database, Redis and a worker for every queue are up,
                    503 (same JSON) when any is not; never an HTML error.
 - GET /api/config  the non-secret settings (secrets show only as *_set: true/false).
 """
@@ -45,7 +45,9 @@ def _workers() -> dict:
     if not workers:
         raise RuntimeError("no worker is running")
     missing = [name for name in queues.ALL_QUEUES if name not in listening]
-    return {"count": len(workers), "queues": listening, "queues_without_worker": missing}
+    if missing:
+        raise RuntimeError("no worker listens on queue " + ", ".join(missing))
+    return {"count": len(workers), "queues": listening}
 
 
 @bp.get("/api/health")

@@ -35,6 +35,27 @@ def _supervisord_pid(settings) -> int | None:
         return None
 
 
+def supervisor_environment(settings) -> dict[str, str]:
+    """The variables deployment/supervisord.conf expands, plus the instance marker."""
+    service = settings.service_type
+    instance = str(settings.sonarium_data_dir)
+    return {
+        INSTANCE_MARKER: instance,
+        "SONARIUM_HOME": str(HOME),
+        "SONARIUM_PYTHON": sys.executable,
+        "SONARIUM_RUN_DIR": str(settings.run_dir),
+        "SONARIUM_LOG_DIR": str(settings.log_dir),
+        "SONARIUM_DATA_DIR": instance,
+        "SONARIUM_RUN_POSTGRES": str(settings.embedded_database and service == "all").lower(),
+        "SONARIUM_RUN_VALKEY": str(settings.embedded_redis and service == "all").lower(),
+        "SONARIUM_RUN_WEB": str(service in ("all", "web")).lower(),
+        "SONARIUM_RUN_WORKERS": str(service in ("all", "worker")).lower(),
+        "WORKER_COUNT": str(settings.worker_count),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(HOME), os.environ.get("PYTHONPATH")])),
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
 def start(settings) -> None:
     if _supervisord_pid(settings):
         sys.exit(f"Sonarium is already running for {settings.sonarium_data_dir} "
@@ -48,25 +69,9 @@ def start(settings) -> None:
         folder.mkdir(parents=True, exist_ok=True)
     if settings.mediaserver_type == "local":
         settings.music_dir.mkdir(parents=True, exist_ok=True)
-    service = settings.service_type
-    runs_workers = service in ("all", "worker")
     env = dict(os.environ)
-    env.update({
-        INSTANCE_MARKER: instance,
-        "SONARIUM_HOME": str(HOME),
-        "SONARIUM_PYTHON": sys.executable,
-        "SONARIUM_RUN_DIR": str(settings.run_dir),
-        "SONARIUM_LOG_DIR": str(settings.log_dir),
-        "SONARIUM_DATA_DIR": instance,
-        "SONARIUM_RUN_POSTGRES": str(settings.embedded_database and service == "all").lower(),
-        "SONARIUM_RUN_VALKEY": str(settings.embedded_redis and service == "all").lower(),
-        "SONARIUM_RUN_WEB": str(service in ("all", "web")).lower(),
-        "SONARIUM_RUN_WORKERS": str(runs_workers).lower(),
-        "WORKER_COUNT": str(settings.worker_count),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(HOME), os.environ.get("PYTHONPATH")])),
-        "PYTHONUNBUFFERED": "1",
-    })
-    if service == "all":
+    env.update(supervisor_environment(settings))
+    if settings.service_type == "all":
         print(f"Sonarium starting: http://{settings.web_host}:{settings.web_port} "
               f"(data in {instance}; Ctrl-C stops everything)", flush=True)
     supervisord = [sys.executable, "-m", "supervisor.supervisord", "-n", "-c", str(CONF)]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import inspect
 from typing import Callable
 
 from tasks import TASK_MODULES
@@ -50,3 +51,8 @@ def get(name: str) -> TaskType:
 def main_types() -> list[TaskType]:
     load_task_modules()
     return [t for t in _TYPES.values() if t.main]
+
+
+def check_args(spec: TaskType, args: dict) -> None:
+    """Raise TypeError (with Python's own message) if `args` do not fit the task function."""
+    inspect.signature(spec.function).bind(None, **args)

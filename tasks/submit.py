@@ -49,10 +49,15 @@ def enqueue(task_id: str, *, note: str | None = None, expected_attempts: int | N
 
 
 def submit_main(task_type: str, args: dict | None = None) -> str:
-    """Start a main task; raises store.TaskAlreadyRunning if one of its type is live."""
+    """Start a main task.
+
+    Raises store.TaskAlreadyRunning if one of its type is live, and TypeError
+    when `args` do not fit the task function.
+    """
     spec = registry.get(task_type)
     if not spec.main:
         raise ValueError(f"{task_type} cannot be started on its own")
+    registry.check_args(spec, args or {})
     task_id = str(uuid.uuid4())
     store.create(task_id, task_type, spec.queue, spec.job_timeout, args or {}, parent_id=None)
     enqueue(task_id)

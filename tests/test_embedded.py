@@ -1,0 +1,88 @@
+"""The README's run command, brought up and torn down for real (private PostgreSQL and Valkey)."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+
+import pytest
+
+from launcher import leftovers
+from tests.conftest import REPO, wait_for
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _get(url):
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+    except OSError:
+        return None, None
+
+
+@pytest.fixture
+def instance(tmp_path):
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "SERVICE_TYPE", "MEDIASERVER_TYPE")}
+    port = _free_port()
+    env.update(SONARIUM_DATA_DIR=str(tmp_path / "data"), MUSIC_DIR=str(tmp_path / "music"),
+               WEB_PORT=str(port), WORKER_COUNT="1", WEB_WORKERS="1")
+    (tmp_path / "music" / "album").mkdir(parents=True)
+    (tmp_path / "music" / "album" / "broken.flac").write_text("not audio")
+    started = []
+
+    def start():
+        log = open(tmp_path / f"run-{len(started)}.log", "wb")
+        process = subprocess.Popen([sys.executable, "run.py"], cwd=REPO, env=env, stdout=log,
+                                   stderr=subprocess.STDOUT)
+        started.append(process)
+        return process
+
+    yield start, f"http://127.0.0.1:{port}", str(tmp_path / "data")
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+    leftovers.stop(str(tmp_path / "data"), timeout=5)
+
+
+def _healthy(base):
+    status, report = _get(base + "/api/health")
+    return status == 200 and report
+
+
+def test_one_command_start_stop_and_restart(instance):
+    start, base, data_dir = instance
+    first = start()
+    report = wait_for(lambda: _healthy(base), timeout=90, every=0.5, message="a healthy instance")
+    assert report["workers"]["count"] >= 2  # orchestrators plus the analysis worker
+
+    request = urllib.request.Request(base + "/api/tasks", data=b'{"type": "library_scan"}',
+                                     headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        task_id = json.loads(response.read())["task_id"]
+    wait_for(lambda: (_get(base + f"/api/status/{task_id}")[1] or {}).get("status") == "SUCCESS",
+             timeout=30, message="the scan")
+
+    first.send_signal(signal.SIGINT)  # what Ctrl-C does
+    assert first.wait(timeout=60) == 0
+    assert leftovers.find(data_dir) == []
+    assert _get(base + "/api/health") == (None, None)
+
+    second = start()
+    wait_for(lambda: _healthy(base), timeout=90, every=0.5, message="a healthy restart")
+    status, last = _get(base + "/api/last_result")
+    assert status == 200 and last["id"] == task_id  # the data survived
+    assert last["details"]["result"]["unreadable"] == 1
+    second.send_signal(signal.SIGINT)
+    assert second.wait(timeout=60) == 0
+    assert leftovers.find(data_dir) == []
