@@ -60,8 +60,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     runtime.init(settings, wait=float(test_config.get("DATABASE_WAIT_SECONDS", 60)))
 
     app = Flask(__name__)
-    app.config.update(SECRET_KEY=settings.secret_key, JSON_SORT_KEYS=False,
-                      MAX_CONTENT_LENGTH=1024 * 1024)
+    app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=1024 * 1024)
+    app.json.sort_keys = False  # keep results in the order tasks build them
     app.config.update({k: v for k, v in test_config.items() if k in ("TESTING",)})
     app.extensions["sonarium.settings"] = settings
 

@@ -316,3 +316,16 @@ def configure_logging(settings: Settings) -> None:
                         format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s")
     # Alembic narrates every schema check at INFO; the health probe runs one often.
     logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
+
+
+def variables_markdown() -> str:
+    """The settings table the README shows (`python -m config` prints it)."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for var in VARIABLES:
+        default = "(unset)" if var.default is None else f"`{var.default}`"
+        rows.append(f"| `{var.name}` | {default} | {var.doc}{' Secret.' if var.secret else ''} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(variables_markdown())

@@ -92,10 +92,10 @@ class TaskContext:
         Children are idempotent by key: a re-run parent skips the ones done.
         """
         def report() -> dict[str, int]:
-            counts = store.child_counts(self.task_id)
+            counts, progress_sum = store.child_summary(self.task_id)
             done = sum(counts.get(s, 0) for s in ("SUCCESS", "FAILURE", "REVOKED"))
             if total:
-                self.progress(100 * done / total, f"{done} of {total} done")
+                self.progress(progress_sum / total, f"{done} of {total} done")
             if on_progress:
                 on_progress(counts)
             return counts

@@ -164,11 +164,17 @@ def get(task_id: str) -> Task | None:
 
 
 def child_counts(parent_id: str) -> dict[str, int]:
+    return child_summary(parent_id)[0]
+
+
+def child_summary(parent_id: str) -> tuple[dict[str, int], int]:
+    """Children counted by status, and the sum of their progress (ended ones count 100)."""
     with session_scope() as session:
         rows = session.execute(text(
-            "SELECT status, count(*) AS n FROM task WHERE parent_id = :id GROUP BY status"),
-            {"id": parent_id}).all()
-        return {row.status: row.n for row in rows}
+            "SELECT status, count(*) AS n, "
+            f"sum(CASE WHEN status IN {_LIVE} THEN progress ELSE 100 END) AS done "
+            "FROM task WHERE parent_id = :id GROUP BY status"), {"id": parent_id}).all()
+        return {row.status: row.n for row in rows}, int(sum(row.done for row in rows))
 
 
 def children(parent_id: str, statuses: tuple[str, ...] | None = None, limit: int = 100) -> list[Task]:

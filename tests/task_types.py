@@ -19,7 +19,7 @@ def steps(ctx: TaskContext, count: int = 10, seconds: float = 0.1, fail_at: int 
 
 
 @task_type("test.parent", queue=queues.HIGH, job_timeout=600, title="Test parent", main=True)
-def parent(ctx: TaskContext, children: int = 4, count: int = 10, seconds: float = 0.1) -> str:
+def parent(ctx: TaskContext, children: int = 4, count: int = 100, seconds: float = 0.1) -> str:
     counts = ctx.run_children("test.steps", ((f"child-{n}", {"count": count, "seconds": seconds})
                                              for n in range(children)), total=children)
     return f"children: {counts}"

@@ -79,3 +79,9 @@ def test_redact_url_and_known_variables():
     assert redact_url("redis://:pw@host:6379/0") == "redis://:***@host:6379/0"
     assert redact_url("redis://host:6379/0") == "redis://host:6379/0"
     assert {"DATABASE_URL", "REDIS_URL", "MUSIC_DIR", "WORKER_COUNT", "SECRET_KEY"} <= KNOWN_VARIABLES
+
+
+def test_readme_lists_every_setting():
+    from config import variables_markdown
+    from tests.conftest import REPO
+    assert variables_markdown() in (REPO / "README.md").read_text()
