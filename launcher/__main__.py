@@ -1,7 +1,8 @@
 """`python -m launcher start|stop|status`: run Sonarium under supervisord.
 
-start   stops leftovers of a killed earlier run, then becomes supervisord in the
-        foreground; Ctrl-C (or `stop` from another shell) stops everything.
+start   stops leftovers of a killed earlier run, then runs supervisord in the
+        foreground; Ctrl-C (or `stop` from another shell, or SIGTERM) stops
+        everything, and whatever outlived supervisord is stopped after it.
 stop    asks a running supervisord to shut down and waits for it.
 status  prints whether Sonarium runs for this data dir.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -74,9 +76,21 @@ def start(settings) -> None:
     if settings.service_type == "all":
         print(f"Sonarium starting: http://{settings.web_host}:{settings.web_port} "
               f"(data in {instance}; Ctrl-C stops everything)", flush=True)
-    supervisord = [sys.executable, "-m", "supervisor.supervisord", "-n", "-c", str(CONF)]
-    os.chdir(HOME)
-    os.execve(sys.executable, supervisord, env)
+    supervisord = subprocess.Popen([sys.executable, "-m", "supervisor.supervisord", "-n", "-c", str(CONF)],
+                                   cwd=HOME, env=env)
+
+    def forward(signum, frame):
+        # A terminal's Ctrl-C reaches supervisord too; a signal sent to us
+        # alone (docker stop, kill) must be passed on.  A repeat is harmless.
+        if supervisord.poll() is None:
+            supervisord.terminate()
+    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGTERM, forward)
+    code = supervisord.wait()
+    stragglers = leftovers.stop(instance)
+    if stragglers:
+        print(f"stopped {len(stragglers)} process(es) that outlived supervisord", flush=True)
+    sys.exit(code)
 
 
 def stop(settings, timeout: float = 60.0) -> None:

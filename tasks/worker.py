@@ -8,6 +8,7 @@ report within 30 s.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 
 from rq import Worker
 
@@ -16,6 +17,21 @@ from tasks import queues, registry
 
 WORKER_TTL_SECONDS = 30
 JOB_MONITORING_INTERVAL_SECONDS = 5
+
+
+class PromptStopWorker(Worker):
+    """Stops at the first SIGTERM/SIGINT, taking its work horse down with it.
+
+    RQ's default waits for the running job, and the horse lives in a session
+    of its own, out of reach of supervisord's group kill: a long job would
+    delay shutdown and then outlive it.  Jobs are idempotent, so the task is
+    simply re-queued by the reconciler.
+    """
+
+    def request_stop(self, signum, frame):
+        # RQ ignores a "second" signal within 1 s of the first; there is no first here.
+        self._shutdown_requested_date = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=2)
+        self.request_force_stop(signum, frame)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -27,7 +43,7 @@ def main(argv: list[str] | None = None) -> None:
     options = parser.parse_args(argv)
     settings = runtime.init()
     registry.load_task_modules(tuple(options.imports))
-    worker = Worker([queues.queue(name) for name in options.queues], connection=queues.redis_connection(),
+    worker = PromptStopWorker([queues.queue(name) for name in options.queues], connection=queues.redis_connection(),
                     worker_ttl=WORKER_TTL_SECONDS, job_monitoring_interval=JOB_MONITORING_INTERVAL_SECONDS)
     worker.work(burst=options.burst, logging_level=settings.log_level, with_scheduler=False)
 

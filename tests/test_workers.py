@@ -160,3 +160,16 @@ def test_revoked_job_that_ignores_cancel_is_force_stopped(env, workers, monkeypa
         return job.get_status(refresh=True) == "stopped"
     wait_for(stopped, timeout=10, every=0.5, message="the force-stop")
     assert status_of(task_id) == "REVOKED"
+
+
+def test_sigterm_stops_a_busy_worker_at_once_horse_included(env, workers):
+    import signal
+    worker = workers.start("default")
+    task_id = submit.submit_main("test.steps", {"count": 600, "seconds": 0.1})
+    wait_for(lambda: status_of(task_id) == "PROGRESS", message="the task to run")
+    horse = psutil.Process(worker.pid).children()[0]
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=5) is not None
+    assert not horse.is_running() or horse.status() == psutil.STATUS_ZOMBIE
+    _age_heartbeat(task_id)  # as if TASK_DEAD_AFTER_SECONDS had passed
+    assert "re-queued" in reconciler.reconcile_once()[0]
