@@ -15,6 +15,7 @@ import threading
 from typing import Any, Callable, Iterable
 
 import runtime
+from db.models import LIVE_STATUSES, TERMINAL_STATUSES
 from tasks import registry, store, submit
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ class TaskContext:
         """
         def report() -> dict[str, int]:
             counts, progress_sum = store.child_summary(self.task_id)
-            done = sum(counts.get(s, 0) for s in ("SUCCESS", "FAILURE", "REVOKED"))
+            done = sum(counts.get(s, 0) for s in TERMINAL_STATUSES)
             if total:
                 self.progress(progress_sum / total, f"{done} of {total} done")
             if on_progress:
@@ -145,7 +146,7 @@ class TaskContext:
 
 
 def _live(counts: dict[str, int]) -> int:
-    return sum(counts.get(s, 0) for s in ("PENDING", "STARTED", "PROGRESS"))
+    return sum(counts.get(s, 0) for s in LIVE_STATUSES)
 
 
 def execute(task_id: str, attempt: int) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from db.models import LIVE_STATUSES, Task
 from db.session import session_scope
 
-_LIVE = "('PENDING', 'STARTED', 'PROGRESS')"
+_LIVE = "(" + ", ".join(f"'{status}'" for status in LIVE_STATUSES) + ")"  # for SQL text
 
 
 class TaskAlreadyRunning(Exception):
@@ -194,11 +194,6 @@ def sum_child_details(parent_id: str, numeric_keys: tuple[str, ...]) -> dict[str
             f"SELECT {select_list} FROM task WHERE parent_id = :id AND status = 'SUCCESS'"),
             {"id": parent_id}).first()
         return {key: float(row._mapping[key]) for key in numeric_keys}
-
-
-def live_tasks() -> list[Task]:
-    with session_scope() as session:
-        return session.query(Task).filter(Task.status.in_(LIVE_STATUSES)).order_by(Task.created_at).all()
 
 
 def live_main_tasks() -> list[Task]:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -83,6 +84,21 @@ def test_one_command_start_stop_and_restart(instance):
     status, last = _get(base + "/api/last_result")
     assert status == 200 and last["id"] == task_id  # the data survived
     assert last["details"]["result"]["unreadable"] == 1
-    second.send_signal(signal.SIGINT)
-    assert second.wait(timeout=60) == 0
+
+    # A crash: the launcher and supervisord die, their programs keep running.
+    supervisord = int((Path(data_dir) / "run" / "supervisord.pid").read_text())
+    second.kill()
+    os.kill(supervisord, signal.SIGKILL)
+    second.wait(timeout=10)
+    assert leftovers.find(data_dir)  # orphans hold the port and the database
+    third = start()
+    pid_file = Path(data_dir) / "run" / "supervisord.pid"
+
+    def new_supervisord():  # the orphans answer health until the new start has stopped them
+        return pid_file.exists() and pid_file.read_text().strip() not in ("", str(supervisord))
+    wait_for(new_supervisord, timeout=60, every=0.2, message="the new start to take over")
+    wait_for(lambda: _healthy(base), timeout=90, every=0.5, message="a healthy start after a crash")
+    assert _get(base + "/api/last_result")[1]["id"] == task_id
+    third.send_signal(signal.SIGINT)
+    assert third.wait(timeout=60) == 0
     assert leftovers.find(data_dir) == []

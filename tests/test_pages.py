@@ -26,7 +26,7 @@ def live_server(app):
 @pytest.fixture
 def page():
     if not CHROMIUM:
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
+        pytest.skip(reason="Chromium is not installed (apt-get install chromium)")
     playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     with playwright_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
