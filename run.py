@@ -31,7 +31,11 @@ def _environment() -> Path:
     python = target / "bin" / "python"
     if not python.exists():
         print(f"creating a virtual environment in {target}", flush=True)
-        venv.EnvBuilder(with_pip=True, clear=True).create(target)
+        try:
+            venv.EnvBuilder(with_pip=True, clear=True).create(target)
+        except (subprocess.CalledProcessError, OSError) as error:
+            sys.exit(f"could not create {target} ({error}); on Debian or Ubuntu, "
+                     f"install the venv module first: apt-get install python3-venv")
     return python
 
 
