@@ -13,12 +13,11 @@ import mutagen
 from mutagen.id3 import ID3
 
 import runtime
+from analysis.decode import AUDIO_EXTENSIONS
 from tasks import queues, store
 from tasks.registry import task_type
 from tasks.runner import TaskContext
 
-AUDIO_EXTENSIONS = frozenset({".mp3", ".flac", ".ogg", ".oga", ".opus", ".m4a", ".mp4", ".aac",
-                              ".wav", ".aif", ".aiff", ".wma", ".wv", ".ape", ".mpc"})
 _COUNTS = ("files", "tagged", "untagged", "unreadable", "seconds")
 _UNREADABLE_SHOWN = 20
 

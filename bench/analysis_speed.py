@@ -1,0 +1,84 @@
+"""Analysis speed and memory on a folder of audio files.
+
+    python bench/analysis_speed.py DIR [--depth fast|full] [--workers 2] [--limit N]
+
+Runs `analyze_file` on every audio file under DIR in --workers separate
+processes (one inference thread each, like the RQ workers), and reports
+tracks/s for the machine, wall seconds per minute of audio, the time per
+track of each stage (decode, mel, msd, mtt, tempo, key, energy), and each
+worker's peak RSS.  Model loading happens once per worker, before timing.
+"""
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import resource
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def _work(args):
+    files, depth, warm_up = args
+    os.environ["ANALYSIS_THREADS"] = "1"
+    from analysis import musicnn
+    from analysis.decode import DecodeError
+    from analysis.features import analyze_file
+    musicnn.session("msd"), musicnn.session("mtt")
+    analyze_file(warm_up, depth)  # first-call costs (numba, allocations) are not per-track costs
+    started = time.time()
+    rows, failures = [], []
+    for file in files:
+        try:
+            result = analyze_file(file, depth)
+            rows.append((result.duration, result.timings))
+        except DecodeError as error:
+            failures.append(f"{file}: {error}")
+    return rows, failures, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, started, time.time()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--depth", choices=("fast", "full"), default="fast")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--limit", type=int, default=0, help="at most N files (0: all)")
+    options = parser.parse_args()
+    from analysis.decode import AUDIO_EXTENSIONS
+    files = sorted(str(p) for p in options.folder.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS)
+    if options.limit:
+        files = files[:options.limit]
+    if not files:
+        sys.exit(f"no audio files under {options.folder}")
+    shares = [(files[i::options.workers], options.depth, files[0]) for i in range(options.workers)]
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(options.workers) as pool:
+        results = pool.map(_work, shares, chunksize=1)
+    # Wall clock from the first worker ready (models loaded, warmed up) to the last one done.
+    wall_tracks = max(part[4] for part in results) - min(part[3] for part in results)
+    rows = [row for part in results for row in part[0]]
+    failures = [f for part in results for f in part[1]]
+    stages: dict[str, float] = defaultdict(float)
+    for _, timings in rows:
+        for stage, seconds in timings.items():
+            stages[stage] += seconds
+    busy = sum(stages.values())
+    per_track = busy / len(rows)
+    audio_minutes = sum(duration for duration, _ in rows) / 60
+    print(f"{len(rows)} tracks ({audio_minutes:.0f} min of audio, mean {audio_minutes / len(rows) * 60:.0f} s), "
+          f"depth {options.depth}, {options.workers} worker(s), {len(failures)} failed")
+    print(f"throughput: {len(rows) / wall_tracks:.2f} tracks/s; {wall_tracks / audio_minutes:.3f} wall s per "
+          f"audio minute; {per_track:.3f} s of one worker per track")
+    print("per track: " + ", ".join(f"{stage} {seconds / len(rows) * 1000:.0f} ms"
+                                     for stage, seconds in stages.items()))
+    print("peak RSS per worker: " + ", ".join(f"{part[2]:.0f} MiB" for part in results))
+    for failure in failures:
+        print("failed:", failure)
+
+
+if __name__ == "__main__":
+    main()

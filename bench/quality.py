@@ -1,0 +1,165 @@
+"""Retrieval quality of track vectors on a labelled corpus.
+
+    python bench/quality.py MANIFEST [--cache DIR] [--verify N]
+
+MANIFEST is a CSV with `group` and `path` columns (paths relative to the
+manifest's folder), as shared/corpus/build_dev_corpus.sh writes; any labelled
+folder works.  Every file is analysed once at full depth (per-patch outputs of
+every layer of both models, cached in --cache); then each configuration is
+scored by leave-one-out retrieval: for every track, the other tracks ranked by
+cosine similarity; P@10 = share of the 10 nearest from the same group, MAP =
+mean average precision of same-group tracks over the whole ranking, 1-NN =
+nearest track from the same group.  Scores are averaged per group, then over
+groups (macro).  "standardized" z-scores each dimension over the corpus first
+(dimensions with ~zero spread are left unscaled).
+
+Excerpt plans ("fast" depth variants) are simulated from the cached
+whole-track patches using the same `plan_windows` the analysis uses (excerpts
+start on the patch grid, so their patches are exactly these).  --verify N runs
+the real `analyze_file` at the default depth on N tracks per group and scores
+its vectors too, as a check on the simulation.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import itertools
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from analysis import features, musicnn  # noqa: E402
+from analysis.decode import decode, probe_duration  # noqa: E402
+
+LAYERS = ("penultimate", "dense", "tags")
+
+
+def read_manifest(manifest: Path) -> list[tuple[str, Path]]:
+    with manifest.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows or not {"group", "path"} <= set(rows[0]):
+        sys.exit(f"{manifest}: expected a CSV with 'group' and 'path' columns")
+    return [(row["group"], (manifest.parent / row["path"]).resolve()) for row in rows]
+
+
+def per_patch_outputs(path: Path, cache: Path) -> dict[str, np.ndarray]:
+    """Every layer of both models for every whole-track patch, cached by file identity."""
+    stat = path.stat()
+    key = hashlib.sha1(f"{path}|{stat.st_size}|{stat.st_mtime_ns}|{features.MODEL_ID}|"
+                       f"{features.FRONT_END_ID}".encode()).hexdigest()
+    cached = cache / f"{key}.npz"
+    if cached.exists():
+        return dict(np.load(cached))
+    windows = features.plan_windows(probe_duration(path), features.DEPTHS["full"])
+    segments = [s for s in decode(path, windows).segments if s.size >= musicnn.PATCH_SAMPLES]
+    batch = np.concatenate([musicnn.patches(musicnn.log_mel(s)) for s in segments])
+    out = {}
+    for model in ("msd", "mtt"):
+        for layer, value in musicnn.infer(model, batch).items():
+            out[f"{model}.{layer}"] = value.astype(np.float16 if layer != "tags" else np.float32)
+    np.savez(cached, **out)
+    return out
+
+
+def patch_rows(count: int, excerpts: int | None, length: int) -> np.ndarray:
+    """Patch indices a plan uses on a track of `count` grid patches (all when None)."""
+    if excerpts is None:
+        return np.arange(count)
+    plan = features.plan_windows(count * features.PATCH_STEP + 0.5, features.Depth("x", excerpts, length))
+    starts = sorted({int(round(w.start / features.PATCH_STEP)) for w in plan})
+    rows = np.unique(np.concatenate([np.arange(s, min(s + length, count)) for s in starts]))
+    return rows if rows.size else np.arange(count)
+
+
+def scores(vectors: np.ndarray, groups: list[str], standardize: bool) -> dict[str, float]:
+    x = vectors.astype(np.float64)
+    if standardize:
+        spread = x.std(axis=0)
+        x = (x - x.mean(axis=0)) / np.where(spread > 1e-6 * max(spread.max(), 1e-12), spread, 1.0)
+    x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    similarity = x @ x.T
+    np.fill_diagonal(similarity, -np.inf)
+    labels = np.array(groups)
+    per_group: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
+    for i, group in enumerate(groups):
+        order = np.argsort(-similarity[i])[:-1]  # drop the track itself (ranked last)
+        relevant = labels[order] == group
+        hits = np.cumsum(relevant)
+        precision_at = hits / np.arange(1, len(order) + 1)
+        average_precision = float((precision_at * relevant).sum() / max(relevant.sum(), 1))
+        per_group[group].append((float(relevant[:10].mean()), average_precision, float(relevant[0])))
+    means = np.array([np.mean(rows, axis=0) for rows in per_group.values()])
+    return dict(zip(("p10", "map", "nn1"), means.mean(axis=0)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("manifest", type=Path)
+    parser.add_argument("--cache", type=Path, default=Path(".cache/quality"))
+    parser.add_argument("--verify", type=int, default=0, metavar="N")
+    options = parser.parse_args()
+    options.cache.mkdir(parents=True, exist_ok=True)
+    entries = read_manifest(options.manifest)
+    groups, outputs, kept_paths = [], [], []
+    for number, (group, path) in enumerate(entries, 1):
+        try:
+            outputs.append(per_patch_outputs(path, options.cache))
+            groups.append(group)
+            kept_paths.append(path)
+        except Exception as error:  # report and go on: one bad file must not sink the run
+            print(f"skipped {path}: {error}", file=sys.stderr)
+        print(f"\ranalysed {number}/{len(entries)}", end="", file=sys.stderr)
+    print(file=sys.stderr)
+    counts = {g: groups.count(g) for g in sorted(set(groups))}
+    print(f"{len(groups)} tracks in {len(counts)} groups: " + ", ".join(f"{g} {n}" for g, n in counts.items()))
+
+    combos = [("msd.tags",), ("msd.penultimate",), ("msd.dense",), ("mtt.penultimate",), ("mtt.dense",),
+              ("msd.penultimate", "mtt.penultimate"), ("msd.dense", "mtt.dense"),
+              ("msd.dense", "mtt.penultimate"), ("msd.penultimate", "mtt.dense")]
+    plans = [("full", None, 0), ("4x5", 4, 5), ("5x4", 5, 4), ("4x4", 4, 4), ("3x5", 3, 5), ("2x5", 2, 5),
+             ("10x2", 10, 2), ("20x1", 20, 1), ("10x1", 10, 1)]
+    print("\n| vector | patches | distance | P@10 | MAP | 1-NN |\n|---|---|---|---|---|---|")
+    for combo, (plan, excerpts, length) in itertools.product(combos, plans):
+        if plan != "full" and combo not in (("msd.penultimate", "mtt.penultimate"), ("msd.dense", "mtt.dense"),
+                                            ("msd.dense", "mtt.penultimate"), ("msd.penultimate",)):
+            continue
+        vectors = []
+        for out in outputs:
+            rows = patch_rows(len(out[combo[0]]), excerpts, length)
+            vectors.append(np.concatenate([out[name][rows].astype(np.float32).mean(axis=0) for name in combo]))
+        for standardize in (False, True):
+            if not standardize and plan != "full":
+                continue
+            result = scores(np.stack(vectors), groups, standardize)
+            print(f"| {'+'.join(combo)} | {plan} | {'standardized' if standardize else 'plain'} cosine | "
+                  f"{result['p10']:.3f} | {result['map']:.3f} | {result['nn1']:.3f} |", flush=True)
+
+    if options.verify:
+        # The shipped default, really decoded excerpt by excerpt, next to its simulation on the same tracks.
+        taken: dict[str, int] = defaultdict(int)
+        subset = []
+        for index, group in enumerate(groups):
+            if taken[group] < options.verify:
+                taken[group] += 1
+                subset.append(index)
+        depth = features.DEPTHS[features.DEFAULT_DEPTH]
+        names = [f"{model}.{layer}" for model, layer in features.VECTOR_LAYERS]
+        simulated = []
+        for index in subset:
+            out = outputs[index]
+            rows = patch_rows(len(out[names[0]]), depth.excerpts, depth.patches_per_excerpt)
+            simulated.append(np.concatenate([out[n][rows].astype(np.float32).mean(axis=0) for n in names]))
+        real = [features.analyze_file(kept_paths[index]).vector for index in subset]
+        labels = [groups[index] for index in subset]
+        for name, vectors in (("simulated", simulated), ("real analyze_file", real)):
+            result = scores(np.stack(vectors), labels, True)
+            print(f"{name}, default depth ({features.VECTOR_MODEL}, {features.DEFAULT_DEPTH}), "
+                  f"{len(subset)} tracks: P@10 {result['p10']:.3f} MAP {result['map']:.3f} 1-NN {result['nn1']:.3f}")
+
+if __name__ == "__main__":
+    main()
