@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     analyze = commands.add_parser("analyze", help="analyse audio files and print their features as JSON")
     analyze.add_argument("files", nargs="+", metavar="FILE")
     analyze.add_argument("--depth", choices=("fast", "full"), default="fast",
-                         help="fast: 20 patches spread over the track (default); full: every patch")
+                         help="fast: 10 patches spread over the track (default); full: every patch")
     analyze.add_argument("--vectors", action="store_true", help="include the track and segment vectors")
     analyze.add_argument("--top", type=int, default=10, metavar="N", help="tags shown per vocabulary")
     options = parser.parse_args(argv)

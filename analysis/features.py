@@ -2,7 +2,7 @@
 
 Depths (how much of a track is listened to):
 - "fast" (default): `excerpts` stretches of `patches_per_excerpt` 3-second
-  patches, spread evenly from the very start to the very end of the track.
+  patches (5 x 2), spread evenly from the very start to the very end of the track.
   Only those stretches are decoded.  The first and last stretches give the
   start and end segment vectors for transition-aware ordering.
 - "full": the whole track, decoded block by block so memory stays bounded
@@ -29,9 +29,11 @@ from analysis.labels import MSD_LABELS, MTT_LABELS, PATCH_FRAMES
 
 MODEL_ID = "musicnn-onnx1"
 FRONT_END_ID = "fe1"           # float32 log-mel, excerpts on the patch grid
-FEATURES_REVISION = "feat1"    # vector layers, pooling, moods, tempo/key/energy code
+FEATURES_REVISION = "feat2"    # vector layers, pooling, moods, tempo/key/energy code
 # Track vector: these (model, layer) outputs, mean-pooled over patches, concatenated.
-VECTOR_LAYERS = (("msd", "penultimate"), ("mtt", "penultimate"))
+# Chosen by bench/quality.py on the dev corpus (docs/QUALITY.md): the MSD model's
+# pre-ReLU dense layer with the MTT model's penultimate layer retrieved best.
+VECTOR_LAYERS = (("msd", "dense"), ("mtt", "penultimate"))
 VECTOR_MODEL = "+".join(f"{model}.{layer}" for model, layer in VECTOR_LAYERS) + "/mean"
 EDGE_PATCHES = 5               # patches (~15 s) behind the start and end vectors
 PATCH_STEP = PATCH_FRAMES * musicnn.HOP / SAMPLE_RATE  # s between patch starts (~2.99 s)
@@ -45,7 +47,10 @@ class Depth:
     patches_per_excerpt: int
 
 
-DEPTHS = {"fast": Depth("fast", 4, 5), "full": Depth("full", None, FULL_BLOCK_PATCHES)}
+# fast: 5 excerpts x 2 patches (10 patches, ~30 s of audio), the fastest plan
+# that kept P@10 >= 0.65 on the dev corpus: 1.8 tracks/s on 2 cores against
+# 0.3 for the whole track (docs/QUALITY.md has the measured trade-off curve).
+DEPTHS = {"fast": Depth("fast", 5, 2), "full": Depth("full", None, FULL_BLOCK_PATCHES)}
 DEFAULT_DEPTH = "fast"
 
 

@@ -1,16 +1,19 @@
 """Analysis speed and memory on a folder of audio files.
 
-    python bench/analysis_speed.py DIR [--depth fast|full] [--workers 2] [--limit N]
+    python bench/analysis_speed.py DIR [--depth fast|full] [--workers 2] [--limit N] [--save FILE]
 
 Runs `analyze_file` on every audio file under DIR in --workers separate
 processes (one inference thread each, like the RQ workers), and reports
 tracks/s for the machine, wall seconds per minute of audio, the time per
 track of each stage (decode, mel, msd, mtt, tempo, key, energy), and each
 worker's peak RSS.  Model loading happens once per worker, before timing.
+--save writes each track's features (the CLI's JSON) as JSON lines, for
+bench/moods_by_group.py.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import os
 import resource
@@ -35,7 +38,7 @@ def _work(args):
     for file in files:
         try:
             result = analyze_file(file, depth)
-            rows.append((result.duration, result.timings))
+            rows.append((result.duration, result.timings, result.to_json()))
         except DecodeError as error:
             failures.append(f"{file}: {error}")
     return rows, failures, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, started, time.time()
@@ -47,6 +50,7 @@ def main() -> None:
     parser.add_argument("--depth", choices=("fast", "full"), default="fast")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--limit", type=int, default=0, help="at most N files (0: all)")
+    parser.add_argument("--save", type=Path, help="write each track's features here (JSON lines)")
     options = parser.parse_args()
     from analysis.decode import AUDIO_EXTENSIONS
     files = sorted(str(p) for p in options.folder.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS)
@@ -63,12 +67,12 @@ def main() -> None:
     rows = [row for part in results for row in part[0]]
     failures = [f for part in results for f in part[1]]
     stages: dict[str, float] = defaultdict(float)
-    for _, timings in rows:
+    for _, timings, _ in rows:
         for stage, seconds in timings.items():
             stages[stage] += seconds
     busy = sum(stages.values())
     per_track = busy / len(rows)
-    audio_minutes = sum(duration for duration, _ in rows) / 60
+    audio_minutes = sum(row[0] for row in rows) / 60
     print(f"{len(rows)} tracks ({audio_minutes:.0f} min of audio, mean {audio_minutes / len(rows) * 60:.0f} s), "
           f"depth {options.depth}, {options.workers} worker(s), {len(failures)} failed")
     print(f"throughput: {len(rows) / wall_tracks:.2f} tracks/s; {wall_tracks / audio_minutes:.3f} wall s per "
@@ -78,6 +82,10 @@ def main() -> None:
     print("peak RSS per worker: " + ", ".join(f"{part[2]:.0f} MiB" for part in results))
     for failure in failures:
         print("failed:", failure)
+    if options.save:
+        with options.save.open("w") as out:
+            for row in rows:
+                out.write(json.dumps(row[2]) + "\n")
 
 
 if __name__ == "__main__":
