@@ -1,4 +1,4 @@
-"""`python -m analysis analyze FILE... [--depth fast|full] [--vectors]`: analyse files, print JSON.
+"""`python -m analysis analyze FILE... [--depth fast|balanced|full] [--vectors]`: analyse files, print JSON.
 
 Prints a JSON list with one object per file, in order; a file that cannot be
 analysed gets {"path", "error"} and the exit status becomes 1.
@@ -17,8 +17,9 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     analyze = commands.add_parser("analyze", help="analyse audio files and print their features as JSON")
     analyze.add_argument("files", nargs="+", metavar="FILE")
-    analyze.add_argument("--depth", choices=("fast", "full"), default="fast",
-                         help="fast: 10 patches spread over the track (default); full: every patch")
+    analyze.add_argument("--depth", choices=("fast", "balanced", "full"), default="fast",
+                         help="fast: 10 patches spread over the track (default); balanced: 12, with "
+                              "steadier tempo and key; full: every patch")
     analyze.add_argument("--vectors", action="store_true", help="include the track and segment vectors")
     analyze.add_argument("--top", type=int, default=10, metavar="N", help="tags shown per vocabulary")
     options = parser.parse_args(argv)

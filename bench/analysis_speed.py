@@ -1,6 +1,6 @@
 """Analysis speed and memory on a folder of audio files.
 
-    python bench/analysis_speed.py DIR [--depth fast|full] [--workers 2] [--limit N] [--save FILE]
+    python bench/analysis_speed.py DIR [--depth fast|balanced|full] [--workers 2] [--limit N] [--save FILE]
 
 Runs `analyze_file` on every audio file under DIR in --workers separate
 processes (one inference thread each, like the RQ workers), and reports
@@ -47,7 +47,7 @@ def _work(args):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folder", type=Path)
-    parser.add_argument("--depth", choices=("fast", "full"), default="fast")
+    parser.add_argument("--depth", choices=("fast", "balanced", "full"), default="fast")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--limit", type=int, default=0, help="at most N files (0: all)")
     parser.add_argument("--save", type=Path, help="write each track's features here (JSON lines)")

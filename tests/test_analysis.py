@@ -133,6 +133,8 @@ def test_excerpts_are_spread_over_the_whole_track():
     assert windows[-1].start + windows[-1].duration == pytest.approx(200.0, abs=3.0)
     assert len(plan_windows(25.0, DEPTHS["fast"])) == 1  # short: whole track
     assert len(plan_windows(1800.0, DEPTHS["full"])) == 31  # 30 min in ~60 s blocks
+    assert len(plan_windows(200.0, DEPTHS["balanced"])) == 6
+    assert len({analysis_version(depth) for depth in DEPTHS}) == len(DEPTHS)
 
 
 def test_start_and_end_vectors_differ_when_the_track_changes(tmp_path):
