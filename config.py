@@ -126,6 +126,10 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("MEDIASERVER_TYPE", _choice(MEDIASERVER_TYPES), "local",
              "Where the library lives: " + " | ".join(MEDIASERVER_TYPES) + "."),
     Variable("MUSIC_DIR", _path, "./music", "The music folder read by the local provider."),
+    Variable("PLAYLIST_DIR", _path, None,
+             "Where the local provider writes .m3u8 playlists; unset: <data dir>/playlists."),
+    Variable("LOCAL_PLAY_LOG", _path, None,
+             "Optional play log for the local provider's listening history (ISO time, tab, file path per line)."),
     Variable("NAVIDROME_URL", _http_url, None, "Navidrome (or any Subsonic server) base URL."),
     Variable("NAVIDROME_USER", _text, None, "Subsonic user name."),
     Variable("NAVIDROME_PASSWORD", _text, None, "Subsonic password.", secret=True),
@@ -308,6 +312,8 @@ def load_settings(environ: Mapping[str, str] | None = None,
         values["REDIS_URL"] = embedded_redis_url(data_dir)
     if values["SECRET_KEY"] is None:
         values["SECRET_KEY"] = _secret_key(data_dir)
+    if values["PLAYLIST_DIR"] is None:
+        values["PLAYLIST_DIR"] = data_dir / "playlists"
     return Settings(values=values, embedded_database=embedded_database, embedded_redis=embedded_redis)
 
 

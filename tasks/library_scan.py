@@ -10,26 +10,16 @@ import os
 from pathlib import Path
 
 import mutagen
-from mutagen.id3 import ID3
 
 import runtime
 from analysis.decode import AUDIO_EXTENSIONS
+from mediaserver.local import read_tags
 from tasks import queues, store
 from tasks.registry import task_type
 from tasks.runner import TaskContext
 
 _COUNTS = ("files", "tagged", "untagged", "unreadable", "seconds")
 _UNREADABLE_SHOWN = 20
-
-
-def _has_title_and_artist(tags) -> bool:
-    """Easy (format-neutral) keys, or raw ID3 frames: WAV and AIFF keep ID3
-    tags that mutagen's easy mode does not translate."""
-    if tags is None:
-        return False
-    if isinstance(tags, ID3):
-        return bool(tags.getall("TIT2") and tags.getall("TPE1"))
-    return bool(tags.get("title") and tags.get("artist"))
 
 
 def _audio_files(folder: Path) -> list[Path]:
@@ -93,7 +83,8 @@ def scan_folder(ctx: TaskContext, folder: str) -> str:
             if len(unreadable) < _UNREADABLE_SHOWN:
                 unreadable.append({"file": file.name, "reason": f"{type(error).__name__}: {error}"})
             continue
-        counts["tagged" if _has_title_and_artist(audio.tags) else "untagged"] += 1
+        tags = read_tags(file)
+        counts["tagged" if tags.get("title") and tags.get("artist") else "untagged"] += 1
         counts["seconds"] += float(getattr(audio.info, "length", 0) or 0)
         ctx.progress(100 * number / len(files), f"{folder}: {number}/{len(files)}")
     counts["seconds"] = round(counts["seconds"], 1)

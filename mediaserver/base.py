@@ -1,0 +1,145 @@
+"""The provider interface every media server implements, and its errors.
+
+Every failure a user can meet is a `ProviderError` whose message is written
+for that user ("Navidrome answered 401: wrong user or password", "cannot reach
+http://host:4533: connection refused"); messages never contain credentials.
+"""
+from __future__ import annotations
+
+import abc
+import dataclasses
+import datetime as dt
+from pathlib import Path
+from typing import Iterator
+
+DEFAULT_PAGE = 100
+DEFAULT_MAX_DOWNLOAD_BYTES = 2 * 1024 ** 3   # 2 GiB: larger "tracks" are DJ sets or mistakes
+DEFAULT_DOWNLOAD_SECONDS = 600.0             # whole download, not per read
+
+
+class ProviderError(Exception):
+    """A media-server failure, with a message meant for the user."""
+
+
+class Unreachable(ProviderError):
+    """The server did not answer (refused, DNS, timeout)."""
+
+
+class AuthFailed(ProviderError):
+    """The server refused our credentials."""
+
+
+class NotFound(ProviderError):
+    """The server does not know the item (or the user id)."""
+
+
+class NotSupported(ProviderError):
+    """This server cannot do that (e.g. no per-user listening history)."""
+
+
+class DownloadTooLarge(ProviderError):
+    """The file is larger than the allowed size; nothing was kept."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Album:
+    id: str
+    name: str
+    artist: str | None = None
+    year: int | None = None
+    track_count: int | None = None
+    added_at: dt.datetime | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Track:
+    id: str                        # the server's id, always a string
+    title: str | None
+    artist: str | None
+    album: str | None
+    album_artist: str | None = None
+    track_number: int | None = None
+    disc_number: int | None = None
+    year: int | None = None
+    duration: float | None = None  # seconds
+    format: str | None = None      # file extension / suffix, lower case, no dot
+    album_id: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class RemotePlaylist:
+    id: str
+    name: str
+    track_count: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class PlayRecord:
+    """How often and when a user played a track, for the sonic fingerprint."""
+
+    track_id: str
+    play_count: int
+    last_played: dt.datetime | None = None
+    title: str | None = None
+    artist: str | None = None
+
+
+class MediaProvider(abc.ABC):
+    """What Sonarium needs from a media server.
+
+    Implementations raise ProviderError subclasses, never library exceptions.
+    """
+
+    #: MEDIASERVER_TYPE value and the label used in messages.
+    type: str = ""
+    label: str = ""
+
+    @abc.abstractmethod
+    def test_connection(self) -> str:
+        """Check reachability and credentials; returns a short human summary."""
+
+    @abc.abstractmethod
+    def albums(self, offset: int = 0, limit: int = DEFAULT_PAGE) -> list[Album]:
+        """One page of albums, most recently added first."""
+
+    def iter_albums(self, page: int = DEFAULT_PAGE) -> Iterator[Album]:
+        """Every album, newest first, one page at a time."""
+        offset = 0
+        while True:
+            batch = self.albums(offset, page)
+            yield from batch
+            if len(batch) < page:
+                return
+            offset += page
+
+    @abc.abstractmethod
+    def album_tracks(self, album_id: str) -> list[Track]:
+        """The tracks of one album, in disc/track order."""
+
+    @abc.abstractmethod
+    def download(self, track_id: str, dest_dir: Path, max_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
+                 timeout: float = DEFAULT_DOWNLOAD_SECONDS) -> Path:
+        """Fetch the original file into a new file in `dest_dir`; the caller deletes it.
+
+        Streamed; on any failure (too large, truncated, timeout) nothing is left behind.
+        """
+
+    @abc.abstractmethod
+    def create_playlist(self, name: str, track_ids: list[str]) -> str:
+        """Create a playlist with these tracks in this order; returns its id."""
+
+    @abc.abstractmethod
+    def replace_playlist(self, playlist_id: str, name: str, track_ids: list[str]) -> str:
+        """Make an existing playlist hold exactly these tracks; returns its (possibly new) id."""
+
+    @abc.abstractmethod
+    def playlists(self) -> list[RemotePlaylist]:
+        """The playlists the server shows this user."""
+
+    @abc.abstractmethod
+    def delete_playlist(self, playlist_id: str) -> None:
+        """Delete one playlist by id (callers only pass ids Sonarium created)."""
+
+    def listening_history(self, limit: int = 500) -> list[PlayRecord]:
+        """Most-played tracks with play counts and last-played times, where the server keeps them."""
+        raise NotSupported(f"{self.label} does not report listening history")
