@@ -65,9 +65,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update({k: v for k, v in test_config.items() if k in ("TESTING",)})
     app.extensions["sonarium.settings"] = settings
 
+    import app_settings
     import app_system
     import app_tasks
     app.register_blueprint(app_tasks.bp)
     app.register_blueprint(app_system.bp)
+    app.register_blueprint(app_settings.bp)
     _register_error_handlers(app)
     return app

@@ -176,6 +176,20 @@ _REQUIRED_FOR_PROVIDER = {
 }
 
 
+# The settings of each media server, as the settings page shows them.
+PROVIDER_VARIABLES = {
+    "local": ("MUSIC_DIR", "PLAYLIST_DIR", "LOCAL_PLAY_LOG"),
+    "navidrome": ("NAVIDROME_URL", "NAVIDROME_USER", "NAVIDROME_PASSWORD", "NAVIDROME_AUTH"),
+    "jellyfin": ("JELLYFIN_URL", "JELLYFIN_USER_ID", "JELLYFIN_TOKEN"),
+    "emby": ("EMBY_URL", "EMBY_USER_ID", "EMBY_TOKEN"),
+    "lyrion": ("LYRION_URL",),
+}
+
+
+def variable(name: str) -> Variable:
+    return _BY_NAME[name]
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
     """Parsed settings; attribute names are the lower-cased variable names."""

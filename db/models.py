@@ -190,3 +190,13 @@ class IndexBlobChunk(Base):
     blob_id: Mapped[int] = mapped_column(ForeignKey("index_blob.id", ondelete="CASCADE"), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
     data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class AppSetting(Base):
+    """A setting saved from the UI; it overrides the environment variable of the same name."""
+
+    __tablename__ = "app_setting"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = _now()

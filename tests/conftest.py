@@ -9,6 +9,8 @@ from a template migrated once per session, and a flushed Redis database.
 from __future__ import annotations
 
 import os
+import shutil
+import threading
 import socket
 import subprocess
 import sys
@@ -20,6 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg2
 import pytest
 import redis
+from werkzeug.serving import make_server
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_REDIS_DB = 13
@@ -216,3 +219,32 @@ def wait_for(predicate, timeout: float = 20.0, every: float = 0.1, message: str 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {message}")
         time.sleep(every)
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture
+def live_server(app):
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture
+def page():
+    if not CHROMIUM:
+        pytest.skip(reason="Chromium is not installed (apt-get install chromium)")
+    playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        page = browser.new_page(viewport={"width": 1100, "height": 900})
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        yield page
+        browser.close()
+        assert errors == [], f"JavaScript errors: {errors}"

@@ -1,43 +1,11 @@
 """The home page in headless Chromium: start, watch live progress, cancel, see the result."""
-import shutil
-import threading
-from pathlib import Path
-
 import pytest
-from werkzeug.serving import make_server
 
 from tests.conftest import REPO
 from tests.test_workers import write_wav
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.browser
 ARTIFACTS = REPO / "test-artifacts"
-
-
-@pytest.fixture
-def live_server(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-
-
-@pytest.fixture
-def page():
-    if not CHROMIUM:
-        pytest.skip(reason="Chromium is not installed (apt-get install chromium)")
-    playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
-        page = browser.new_page(viewport={"width": 1100, "height": 900})
-        errors = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        yield page
-        browser.close()
-        assert errors == [], f"JavaScript errors: {errors}"
 
 
 def test_home_page_runs_and_cancels_tasks(live_server, page, workers, music_dir):

@@ -1,0 +1,66 @@
+"""Media-server settings: saved server-side, validated strictly, secrets never sent back."""
+import pytest
+
+from mediaserver import settings_store
+
+
+def test_defaults_come_from_the_environment(client, env):
+    shown = client.get("/api/mediaserver").json
+    assert shown["type"] == "local" and "navidrome" in shown["types"]
+    local = {f["name"]: f for f in shown["fields"]["local"]}
+    assert local["MUSIC_DIR"]["value"] == env["MUSIC_DIR"]
+    secret = {f["name"]: f for f in shown["fields"]["navidrome"]}["NAVIDROME_PASSWORD"]
+    assert secret == {"name": "NAVIDROME_PASSWORD", "help": "Subsonic password.", "secret": True, "set": False}
+
+
+def test_saving_validates_and_never_returns_secrets(client):
+    bad = client.post("/api/mediaserver", json={"values": {"MEDIASERVER_TYPE": "navidrome",
+                                                           "NAVIDROME_URL": "ftp://x"}})
+    assert bad.status_code == 400 and "NAVIDROME_URL='ftp://x' is not valid" in bad.json["error"]
+    missing = client.post("/api/mediaserver", json={"values": {"MEDIASERVER_TYPE": "navidrome",
+                                                               "NAVIDROME_URL": "http://nd:4533"}})
+    assert missing.status_code == 400 and "needs NAVIDROME_USER, NAVIDROME_PASSWORD" in missing.json["error"]
+    assert settings_store.saved() == {}  # nothing half-saved
+    ok = client.post("/api/mediaserver", json={"values": {
+        "MEDIASERVER_TYPE": "navidrome", "NAVIDROME_URL": "http://nd:4533", "NAVIDROME_USER": "me",
+        "NAVIDROME_PASSWORD": "s3cret-pw", "NAVIDROME_AUTH": "password"}})
+    assert ok.status_code == 200 and "s3cret-pw" not in ok.text
+    assert {f["name"]: f for f in ok.json["fields"]["navidrome"]}["NAVIDROME_PASSWORD"]["set"] is True
+    again = client.post("/api/mediaserver", json={"values": {"MEDIASERVER_TYPE": "navidrome",
+                                                             "NAVIDROME_PASSWORD": ""}})
+    assert again.status_code == 200  # an empty secret keeps the saved one
+    assert settings_store.effective().navidrome_password == "s3cret-pw"
+    for path in ("/api/mediaserver", "/api/config", "/settings"):
+        assert "s3cret-pw" not in client.get(path).text
+    assert client.post("/api/mediaserver", json={"values": {"SECRET_KEY": "x"}}).status_code == 400
+    assert client.post("/api/mediaserver", data="nope").status_code == 400
+
+
+def test_connection_test_reports_success_and_failure(client, env, music_dir):
+    (music_dir / "a").mkdir()
+    (music_dir / "a" / "x.flac").write_bytes(b"")
+    ok = client.post("/api/mediaserver/test", json={"values": {"MEDIASERVER_TYPE": "local"}}).json
+    assert ok == {"ok": True, "message": f"Music folder {music_dir}: 1 folders with audio files"}
+    down = client.post("/api/mediaserver/test", json={"values": {
+        "MEDIASERVER_TYPE": "lyrion", "LYRION_URL": "http://127.0.0.1:9"}}).json
+    assert down == {"ok": False, "message": "cannot reach http://127.0.0.1:9: connection refused"}
+    assert settings_store.saved() == {}  # testing saves nothing
+
+
+@pytest.mark.browser
+def test_settings_page_in_a_browser(live_server, page, music_dir):
+    from playwright.sync_api import expect
+    page.goto(live_server + "/settings")
+    expect(page.locator("#type")).to_have_value("local")
+    expect(page.locator("input[name=MUSIC_DIR]")).to_have_value(str(music_dir))
+    page.click("#test")
+    expect(page.locator("#result")).to_contain_text("Music folder")
+    page.select_option("#type", "navidrome")
+    page.fill("input[name=NAVIDROME_URL]", "http://127.0.0.1:9")
+    page.fill("input[name=NAVIDROME_USER]", "me")
+    page.fill("input[name=NAVIDROME_PASSWORD]", "pw-in-browser")
+    page.click("#save")
+    expect(page.locator("#result")).to_have_text("Saved.")
+    expect(page.locator("input[name=NAVIDROME_PASSWORD]")).to_have_value("")
+    expect(page.locator("input[name=NAVIDROME_PASSWORD]")).to_have_attribute("placeholder", "saved (leave empty to keep)")
+    assert "pw-in-browser" not in page.content()
