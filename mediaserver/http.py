@@ -85,9 +85,12 @@ class HttpClient:
         except ValueError:
             raise ProviderError(f"{self.label} sent a malformed answer (not JSON)") from None
 
-    def download(self, path: str, dest_dir: Path, suffix: str = "", params: dict | None = None,
-                 max_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES, timeout: float = DEFAULT_DOWNLOAD_SECONDS) -> Path:
+    def download(self, path: str, dest_dir: Path, suffix: str = "", params: Any = None,
+                 max_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES, timeout: float = DEFAULT_DOWNLOAD_SECONDS,
+                 data: Any = None) -> Path:
         """Stream a file into a new temp file in `dest_dir`; deleted again on any failure.
+
+        With `data` the request is a form POST (credentials stay out of the URL).
 
         Raises DownloadTooLarge past `max_bytes` (by header or by count),
         ProviderError when fewer bytes arrive than announced, Unreachable
@@ -98,7 +101,8 @@ class HttpClient:
         target = Path(name)
         try:
             with os.fdopen(fd, "wb") as out:
-                response = self.request("GET", path, params=params, stream=True)
+                response = self.request("POST" if data is not None else "GET", path, params=params,
+                                        data=data, stream=True)
                 with response:
                     announced = int(response.headers.get("Content-Length") or 0)
                     if announced > max_bytes:
