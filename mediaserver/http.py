@@ -46,7 +46,7 @@ class HttpClient:
     def _unreachable(self, error: Exception) -> Unreachable:
         if isinstance(error, requests.Timeout):
             return Unreachable(f"{self.label} at {self.base_url} did not answer within "
-                               f"{self.read_timeout:.0f} s")
+                               f"{self.read_timeout:g} s")
         text = str(error).lower()
         reason = ("connection refused" if "refused" in text else
                   "host name not found" if "name or service" in text or "nodename" in text

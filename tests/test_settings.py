@@ -64,3 +64,20 @@ def test_settings_page_in_a_browser(live_server, page, music_dir):
     expect(page.locator("input[name=NAVIDROME_PASSWORD]")).to_have_value("")
     expect(page.locator("input[name=NAVIDROME_PASSWORD]")).to_have_attribute("placeholder", "saved (leave empty to keep)")
     assert "pw-in-browser" not in page.content()
+
+
+@pytest.mark.parametrize("values, expected", [
+    ({"MEDIASERVER_TYPE": "local"}, "LocalProvider"),
+    ({"MEDIASERVER_TYPE": "navidrome", "NAVIDROME_URL": "http://nd:4533", "NAVIDROME_USER": "u",
+      "NAVIDROME_PASSWORD": "p"}, "NavidromeProvider"),
+    ({"MEDIASERVER_TYPE": "jellyfin", "JELLYFIN_URL": "http://jf:8096", "JELLYFIN_USER_ID": "u",
+      "JELLYFIN_TOKEN": "t"}, "JellyfinProvider"),
+    ({"MEDIASERVER_TYPE": "emby", "EMBY_URL": "http://emby:8096", "EMBY_USER_ID": "u", "EMBY_TOKEN": "t"},
+     "EmbyProvider"),
+    ({"MEDIASERVER_TYPE": "lyrion", "LYRION_URL": "http://lms:9000"}, "LyrionProvider"),
+])
+def test_registry_builds_the_chosen_provider(env, values, expected):
+    from config import load_settings
+    from mediaserver.registry import provider_for
+    provider = provider_for(load_settings(overrides=values))
+    assert type(provider).__name__ == expected and provider.type == values["MEDIASERVER_TYPE"]
