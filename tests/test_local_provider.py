@@ -179,3 +179,24 @@ def test_listing_never_blocks_on_a_fifo(library):
     thread = threading.Thread(target=lambda: (provider.albums(), done.set()), daemon=True)
     thread.start()
     assert done.wait(10)
+
+
+def test_read_failure_during_download_leaves_nothing(library, tmp_path, monkeypatch):
+    """The same path as an unreadable file, reachable as root too: the read itself fails."""
+    import builtins
+    provider, root = library
+    real_open = builtins.open
+
+    def refusing_open(path, *args, **kwargs):
+        if str(path).endswith("a.flac"):
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, *args, **kwargs)
+    monkeypatch.setattr(builtins, "open", refusing_open)
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    with pytest.raises(ProviderError, match="cannot read a.flac: Permission denied"):
+        provider.download(encode_id(b"New/a.flac"), dest)
+    assert list(dest.iterdir()) == []
+    monkeypatch.undo()
+    album = next(a for a in provider.albums() if a.name == "Album A")
+    assert [t.title for t in provider.album_tracks(album.id)] == ["A"]

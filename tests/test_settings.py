@@ -64,6 +64,9 @@ def test_settings_page_in_a_browser(live_server, page, music_dir):
     expect(page.locator("input[name=NAVIDROME_PASSWORD]")).to_have_value("")
     expect(page.locator("input[name=NAVIDROME_PASSWORD]")).to_have_attribute("placeholder", "saved (leave empty to keep)")
     assert "pw-in-browser" not in page.content()
+    from tests.conftest import REPO
+    (REPO / "test-artifacts").mkdir(exist_ok=True)
+    page.screenshot(path=str(REPO / "test-artifacts" / "settings.png"), full_page=True)
 
 
 @pytest.mark.parametrize("values, expected", [
