@@ -1,7 +1,7 @@
 """NavidromeProvider against a real Subsonic server (supysonic on 127.0.0.1) and, for
 failures a real server cannot be made to produce, a small fake server in a thread.
 
-supysonic is a test-only dependency: `/work/main/.venv/bin/pip install supysonic waitress`.
+supysonic is a test-only dependency (requirements-test.txt; `python3 run.py test` installs it).
 The music folder is generated here (short FLAC/OGG tones tagged with mutagen): no network,
 no corpus needed.
 """
@@ -87,9 +87,9 @@ def supysonic(tmp_path_factory):
         import supysonic  # noqa: F401
         import waitress  # noqa: F401
     except ImportError:
-        pytest.skip("supysonic is not installed (test-only): /work/main/.venv/bin/pip install supysonic waitress")
+        pytest.skip(reason="supysonic is not installed: python3 run.py test installs requirements-test.txt")
     if not (BIN / "supysonic-cli").exists() or not (BIN / "supysonic-server").exists():
-        pytest.skip(f"supysonic-cli/supysonic-server not found in {BIN}: reinstall supysonic in this venv")
+        pytest.skip(reason=f"supysonic-cli/supysonic-server not found in {BIN}: reinstall supysonic in this venv")
     work = tmp_path_factory.mktemp("supysonic")
     music = work / "music"
     _make_music(music)
