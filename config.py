@@ -67,6 +67,7 @@ def _choice(options: tuple[str, ...], upper: bool = False) -> Callable[[str], st
         if value not in options:
             raise ValueError("one of " + ", ".join(options))
         return value
+    parse.options = options  # the settings page offers them as a list
     return parse
 
 

@@ -80,6 +80,8 @@ def describe(settings: Settings) -> dict[str, Any]:
             spec = variable(name)
             value = settings.values.get(name)
             row = {"name": name, "help": spec.doc, "secret": spec.secret}
+            if hasattr(spec.parse, "options"):
+                row["choices"] = list(spec.parse.options)
             if spec.secret:
                 row["set"] = value is not None
             else:

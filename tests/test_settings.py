@@ -59,9 +59,12 @@ def test_settings_page_in_a_browser(live_server, page, music_dir):
     page.fill("input[name=NAVIDROME_URL]", "http://127.0.0.1:9")
     page.fill("input[name=NAVIDROME_USER]", "me")
     page.fill("input[name=NAVIDROME_PASSWORD]", "pw-in-browser")
+    expect(page.locator("select[name=NAVIDROME_AUTH]")).to_have_value("token")
+    page.select_option("select[name=NAVIDROME_AUTH]", "password")
     page.click("#save")
     expect(page.locator("#result")).to_have_text("Saved.")
     expect(page.locator("input[name=NAVIDROME_PASSWORD]")).to_have_value("")
+    expect(page.locator("select[name=NAVIDROME_AUTH]")).to_have_value("password")
     expect(page.locator("input[name=NAVIDROME_PASSWORD]")).to_have_attribute("placeholder", "saved (leave empty to keep)")
     assert "pw-in-browser" not in page.content()
     from tests.conftest import REPO

@@ -22,9 +22,17 @@
       label.className = "field";
       const name = document.createElement("span");
       sonarium.text(name, field.name.toLowerCase().replace(/_/g, " "));
-      const input = document.createElement("input");
+      const input = document.createElement(field.choices ? "select" : "input");
       input.name = field.name;
-      if (field.secret) {
+      if (field.choices) {
+        input.replaceChildren(...field.choices.map((choice) => {
+          const option = document.createElement("option");
+          option.value = choice;
+          sonarium.text(option, choice);
+          return option;
+        }));
+        input.value = field.value || field.choices[0];
+      } else if (field.secret) {
         input.type = "password";
         input.placeholder = field.set ? "saved (leave empty to keep)" : "not set";
         input.autocomplete = "new-password";
@@ -42,7 +50,7 @@
 
   function values() {
     const out = { MEDIASERVER_TYPE: typeSelect.value };
-    fieldsBox.querySelectorAll("input").forEach((input) => { out[input.name] = input.value; });
+    fieldsBox.querySelectorAll("input, select").forEach((input) => { out[input.name] = input.value; });
     return out;
   }
 
