@@ -28,6 +28,7 @@ TERMINAL_STATUSES = ("SUCCESS", "FAILURE", "REVOKED")
 PLAYLIST_KINDS = ("automatic", "similar", "path", "alchemy", "chat", "fingerprint", "manual")
 KEYS = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 SCALES = ("major", "minor")
+MOOD_COLUMNS = ("danceable", "aggressive", "happy", "party", "relaxed", "sad")  # analysis.moods.MOODS
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -56,6 +57,8 @@ class Track(Base):
         Index("track_title_fold_trgm", text("sonarium_fold(title) gin_trgm_ops"), postgresql_using="gin"),
         Index("track_album_fold", text("sonarium_fold(album)")),
         Index("track_analysis_version", "analysis_version"),
+        Index("track_provider_seen", "provider", "seen_at"),
+        *(CheckConstraint(f"{mood} BETWEEN 0 AND 1", name=f"track_{mood}_range") for mood in MOOD_COLUMNS),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -72,8 +75,16 @@ class Track(Base):
     energy: Mapped[float | None] = mapped_column(Float)
     musical_key: Mapped[str | None] = mapped_column(String(2))
     scale: Mapped[str | None] = mapped_column(String(5))
+    loudness_lufs: Mapped[float | None] = mapped_column(REAL)
+    danceable: Mapped[float | None] = mapped_column(REAL)
+    aggressive: Mapped[float | None] = mapped_column(REAL)
+    happy: Mapped[float | None] = mapped_column(REAL)
+    party: Mapped[float | None] = mapped_column(REAL)
+    relaxed: Mapped[float | None] = mapped_column(REAL)
+    sad: Mapped[float | None] = mapped_column(REAL)
     analysis_version: Mapped[str | None] = mapped_column(Text)
     analyzed_at: Mapped[dt.datetime | None] = mapped_column(TIMESTAMP(timezone=True))
+    seen_at: Mapped[dt.datetime | None] = mapped_column(TIMESTAMP(timezone=True))  # last listed by the provider
     created_at: Mapped[dt.datetime] = _now()
 
 

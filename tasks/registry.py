@@ -39,6 +39,14 @@ def load_task_modules(extra: tuple[str, ...] = ()) -> None:
         importlib.import_module(module)
 
 
+def warm_up() -> None:
+    """Run each task module's `warm_up()` (one-time compiles and loads) before a worker forks."""
+    for module in TASK_MODULES:
+        hook = getattr(importlib.import_module(module), "warm_up", None)
+        if hook:
+            hook()
+
+
 def get(name: str) -> TaskType:
     if name not in _TYPES:
         load_task_modules()

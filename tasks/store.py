@@ -251,3 +251,12 @@ def sum_child_detail_map(parent_id: str, field: str) -> dict[str, int]:
             "WHERE task.parent_id = :id AND task.status = 'SUCCESS' GROUP BY entry.key ORDER BY n DESC"),
             {"id": parent_id, "field": field}).all()
         return {row.key: int(row.n) for row in rows}
+
+
+def collect_child_detail_lists(parent_id: str, field: str, limit: int) -> list[Any]:
+    """The first `limit` entries of a list-valued detail field over all of a parent's children."""
+    with session_scope() as session:
+        return list(session.scalars(text(
+            "SELECT entry FROM task, jsonb_array_elements(coalesce(task.details -> :field, '[]'::jsonb)) AS entry "
+            "WHERE task.parent_id = :id ORDER BY task.created_at LIMIT :limit"),
+            {"id": parent_id, "field": field, "limit": limit}))

@@ -43,6 +43,8 @@ def main(argv: list[str] | None = None) -> None:
     options = parser.parse_args(argv)
     settings = runtime.init()
     registry.load_task_modules(tuple(options.imports))
+    if set(options.queues) & {queues.DEFAULT, queues.CLUSTERING}:
+        registry.warm_up()  # every forked work horse inherits the compiled code
     worker = PromptStopWorker([queues.queue(name) for name in options.queues], connection=queues.redis_connection(),
                     worker_ttl=WORKER_TTL_SECONDS, job_monitoring_interval=JOB_MONITORING_INTERVAL_SECONDS)
     worker.work(burst=options.burst, logging_level=settings.log_level, with_scheduler=False)

@@ -62,8 +62,13 @@
     const result = task.details && task.details.result;
     if (result) {
       for (const [key, value] of Object.entries(result)) {
-        const shown = typeof value === "object"
-          ? Object.entries(value).map(([k, v]) => `${k}: ${v}`).join(", ") || "none" : value;
+        let shown = value;
+        if (Array.isArray(value)) {
+          shown = value.map((item) => (item && typeof item === "object"
+            ? [item.album, item.track, item.reason].filter(Boolean).join(" · ") : item)).join("\n") || "none";
+        } else if (value && typeof value === "object") {
+          shown = Object.entries(value).map(([k, v]) => `${k}: ${v}`).join(", ") || "none";
+        }
         rows.push([key.replace(/_/g, " "), shown]);
       }
     }

@@ -1,0 +1,137 @@
+"""Library analysis: every album of the media server, one job per album.
+
+The parent lists the albums (newest first; only the N newest when asked),
+keeps at most MAX_QUEUED_CHILDREN album jobs live, and reports albums
+done/total, tracks analysed/skipped/failed, the albums in progress, rate and
+ETA.  An album job lists its tracks, skips those already analysed with the
+current analysis version, and for each other track downloads it, analyses it
+and writes all its rows in one transaction; its temp files are always
+deleted.  A track that fails is recorded with its reason and the album goes
+on; transient network errors are retried with backoff.  After a complete run
+over the whole library, tracks the server no longer lists are deleted.
+"""
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+import runtime
+from analysis.decode import DecodeError
+from analysis.features import DEFAULT_DEPTH, DEPTHS, VECTOR_MODEL, analysis_version, analyze_file
+from db import tracks as track_store
+from mediaserver import settings_store
+from mediaserver.base import ProviderError, Unreachable
+from tasks import queues, store
+from tasks.registry import task_type
+from tasks.runner import TaskContext
+
+log = logging.getLogger(__name__)
+_COUNTS = ("analyzed", "skipped", "failed")
+_FAILURES_KEPT = 100                    # per album and per run, shown on the home page
+_RETRY_DELAYS = (2.0, 8.0, 30.0)        # s between attempts at a transient network error
+
+
+def _transient(error: ProviderError) -> bool:
+    return isinstance(error, Unreachable) or "server error" in str(error) or "broke off" in str(error)
+
+
+def _with_retries(ctx: TaskContext, action, *args):
+    for delay in (*_RETRY_DELAYS, None):
+        try:
+            return action(*args)
+        except ProviderError as error:
+            if delay is None or not _transient(error):
+                raise
+            ctx.log(f"{error}; retrying in {delay:g} s")
+            ctx.wait(delay)
+
+
+@task_type("analysis", queue=queues.HIGH, job_timeout=14 * 24 * 3600, title="Library analysis", main=True)
+def run_analysis(ctx: TaskContext, num_recent_albums: int = 0, depth: str = DEFAULT_DEPTH) -> str:
+    if depth not in DEPTHS:
+        raise ValueError(f"unknown depth {depth!r}: one of {', '.join(DEPTHS)}")
+    provider = settings_store.current_provider()
+    started_db = track_store.database_now()
+    started = time.monotonic()
+    ctx.progress(0, f"listing albums from {provider.label}")
+    albums = []
+    for album in _with_retries(ctx, lambda: list(provider.iter_albums())):
+        albums.append({"album_id": album.id, "album_name": album.name, "depth": depth})
+        if num_recent_albums and len(albums) >= num_recent_albums:
+            break
+    ctx.log(f"{len(albums)} albums to look at ({analysis_version(depth)})")
+    ctx.set_details(albums_total=len(albums))
+
+    def report(counts: dict[str, int]) -> None:
+        totals = store.sum_child_details(ctx.task_id, _COUNTS)
+        done = sum(counts.get(s, 0) for s in ("SUCCESS", "FAILURE", "REVOKED"))
+        elapsed = time.monotonic() - started
+        rate = totals["analyzed"] / elapsed * 60 if elapsed > 0 else 0.0
+        eta = elapsed / done * (len(albums) - done) if done else None
+        current = [c.message for c in store.children(ctx.task_id, ("STARTED", "PROGRESS"), 5)]
+        ctx.set_details(albums_done=done, **{f"tracks_{k}": int(v) for k, v in totals.items()},
+                        tracks_per_minute=round(rate, 1), eta_seconds=round(eta) if eta else None,
+                        current=current)
+        ctx.progress(None, f"{done}/{len(albums)} albums · {int(totals['analyzed'])} analysed, "
+                           f"{int(totals['skipped'])} skipped, {int(totals['failed'])} failed · "
+                           f"{rate:.0f} tracks/min" + (f" · ETA {eta / 60:.0f} min" if eta else ""))
+
+    counts = ctx.run_children("analysis.album", ((a["album_id"], a) for a in albums),
+                              total=len(albums), on_progress=report)
+    report(counts)
+    totals = store.sum_child_details(ctx.task_id, _COUNTS)
+    failures = store.collect_child_detail_lists(ctx.task_id, "failures", _FAILURES_KEPT)
+    removed = 0
+    if not num_recent_albums and set(counts) <= {"SUCCESS"}:
+        removed = track_store.delete_unseen(provider.type, started_db)
+    result = {"albums": len(albums), **{f"tracks_{k}": int(v) for k, v in totals.items()},
+              "tracks_removed": removed, "failed_albums": counts.get("FAILURE", 0), "failures": failures}
+    ctx.set_details(result=result)
+    return (f"{len(albums)} albums: {result['tracks_analyzed']} tracks analysed, {result['tracks_skipped']} "
+            f"already done, {result['tracks_failed']} failed, {removed} removed from the library")
+
+
+@task_type("analysis.album", queue=queues.DEFAULT, job_timeout=6 * 3600, title="Analyse album")
+def analyze_album(ctx: TaskContext, album_id: str, album_name: str, depth: str = DEFAULT_DEPTH) -> str:
+    provider = settings_store.current_provider()
+    version = analysis_version(depth)
+    listed = _with_retries(ctx, provider.album_tracks, album_id)
+    versions = track_store.mark_listed(provider.type, listed)
+    counts = dict.fromkeys(_COUNTS, 0)
+    failures: list[dict[str, str]] = []
+    scratch = runtime.settings().sonarium_data_dir / "tmp"
+    scratch.mkdir(parents=True, exist_ok=True)
+    for number, track in enumerate(listed, 1):
+        ctx.check_cancelled()
+        ctx.progress(100 * (number - 1) / len(listed), f"{album_name}: {number}/{len(listed)} {track.title or ''}")
+        if versions.get(track.id) == version:
+            counts["skipped"] += 1
+            continue
+        with tempfile.TemporaryDirectory(prefix="sonarium-", dir=scratch) as folder:
+            try:
+                path = _with_retries(ctx, provider.download, track.id, Path(folder))
+                result = analyze_file(path, depth)
+            except (DecodeError, ProviderError) as error:
+                counts["failed"] += 1
+                reason = f"cannot decode: {error}" if isinstance(error, DecodeError) else str(error)
+                ctx.log(f"failed: {track.title or track.id}: {reason}")
+                if len(failures) < _FAILURES_KEPT:
+                    failures.append({"album": album_name, "track": track.title or track.id,
+                                     "item_id": track.id, "reason": reason})
+                continue
+        track_store.save_analysis(provider.type, track.id, result, VECTOR_MODEL)
+        counts["analyzed"] += 1
+    ctx.set_details(**counts, failures=failures)
+    return f"{album_name}: {counts['analyzed']} analysed, {counts['skipped']} skipped, {counts['failed']} failed"
+
+
+def warm_up() -> None:
+    """First calls that compile or load (numba, librosa), done once in the worker before it forks."""
+    import numpy as np
+    from analysis import loudness, rhythm, tonal
+    noise = [np.random.default_rng(0).normal(0, 0.1, 16000 * 6).astype(np.float32)]
+    rhythm.estimate_tempo(noise)
+    tonal.estimate_key(noise)
+    loudness.estimate_energy(noise)
