@@ -64,6 +64,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # keep results in the order tasks build them
     app.config.update({k: v for k, v in test_config.items() if k in ("TESTING",)})
     app.extensions["sonarium.settings"] = settings
+    from similarity.live import LiveIndex
+    live_index = LiveIndex()
+    live_index.refresh()  # loaded before the first request
+    live_index.start(settings.index_reload_seconds)
+    app.extensions["sonarium.index"] = live_index
 
     import app_settings
     import app_system

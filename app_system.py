@@ -56,9 +56,8 @@ def health():
         "database": _check(_database),
         "redis": _check(_redis),
         "workers": _check(_workers),
-        # The similarity index arrives with library analysis; until then it is
-        # reported, not required.
-        "index": {"ok": True, "loaded": False, "reason": "no index has been built yet"},
+        # Reported, not required: a new library has no index until its first analysis.
+        "index": current_app.extensions["sonarium.index"].status(),
     }
     healthy = all(part["ok"] for part in report.values())
     report["status"] = "ok" if healthy else "degraded"

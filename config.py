@@ -160,6 +160,10 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("RECONCILE_INTERVAL_SECONDS", _number(0.5, 3600), "10",
              "How often the reconciler looks for dead or vanished tasks."),
     Variable("TASK_LOG_LINES", _integer(10, 10000), "200", "Log lines kept per task."),
+    Variable("INDEX_RELOAD_SECONDS", _number(0, 3600), "3",
+             "How often the web process checks for a newer similarity index (0: only at start)."),
+    Variable("INDEX_UPDATE_SECONDS", _number(1, 86400), "60",
+             "How often a running analysis adds its newly analysed tracks to the index."),
     Variable("MAX_QUEUED_CHILDREN", _integer(1, 10000), "50",
              "Child jobs a parent task keeps queued at once."),
 )

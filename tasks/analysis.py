@@ -9,6 +9,10 @@ and writes all its rows in one transaction; its temp files are always
 deleted.  A track that fails is recorded with its reason and the album goes
 on; transient network errors are retried with backoff.  After a complete run
 over the whole library, tracks the server no longer lists are deleted.
+
+The similarity index follows along: every INDEX_UPDATE_SECONDS the parent adds
+the tracks analysed so far (an incremental update, not a rebuild), and once
+more at the end.
 """
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ from analysis.decode import DecodeError
 from analysis.features import DEFAULT_DEPTH, DEPTHS, VECTOR_MODEL, analysis_version, analyze_file
 from db import tracks as track_store
 from mediaserver import settings_store
+from similarity import index as track_index
 from mediaserver.base import ProviderError, Unreachable
 from tasks import queues, store
 from tasks.registry import task_type
@@ -63,6 +68,13 @@ def run_analysis(ctx: TaskContext, num_recent_albums: int = 0, depth: str = DEFA
             break
     ctx.log(f"{len(albums)} albums to look at ({analysis_version(depth)})")
     ctx.set_details(albums_total=len(albums))
+    index_every = runtime.settings().index_update_seconds
+    last_index_update = [time.monotonic()]
+
+    def update_index() -> None:
+        version = track_index.update()
+        if version:
+            ctx.log(f"similarity index updated to version {version}")
 
     def report(counts: dict[str, int]) -> None:
         totals = store.sum_child_details(ctx.task_id, _COUNTS)
@@ -74,6 +86,9 @@ def run_analysis(ctx: TaskContext, num_recent_albums: int = 0, depth: str = DEFA
         ctx.set_details(albums_done=done, **{f"tracks_{k}": int(v) for k, v in totals.items()},
                         tracks_per_minute=round(rate, 1), eta_seconds=round(eta) if eta else None,
                         current=current)
+        if time.monotonic() - last_index_update[0] > index_every:
+            update_index()
+            last_index_update[0] = time.monotonic()
         ctx.progress(None, f"{done}/{len(albums)} albums · {int(totals['analyzed'])} analysed, "
                            f"{int(totals['skipped'])} skipped, {int(totals['failed'])} failed · "
                            f"{rate:.0f} tracks/min" + (f" · ETA {eta / 60:.0f} min" if eta else ""))
@@ -86,6 +101,7 @@ def run_analysis(ctx: TaskContext, num_recent_albums: int = 0, depth: str = DEFA
     removed = 0
     if not num_recent_albums and set(counts) <= {"SUCCESS"}:
         removed = track_store.delete_unseen(provider.type, started_db)
+    update_index()
     result = {"albums": len(albums), **{f"tracks_{k}": int(v) for k, v in totals.items()},
               "tracks_removed": removed, "failed_albums": counts.get("FAILURE", 0), "failures": failures}
     ctx.set_details(result=result)
@@ -125,6 +141,14 @@ def analyze_album(ctx: TaskContext, album_id: str, album_name: str, depth: str =
         counts["analyzed"] += 1
     ctx.set_details(**counts, failures=failures)
     return f"{album_name}: {counts['analyzed']} analysed, {counts['skipped']} skipped, {counts['failed']} failed"
+
+
+@task_type("index_rebuild", queue=queues.CLUSTERING, job_timeout=6 * 3600, title="Rebuild similarity index",
+           main=True)
+def rebuild_index(ctx: TaskContext) -> str:
+    ctx.progress(0, "rebuilding the similarity index from every embedding")
+    version = track_index.update(rebuild=True)
+    return f"index version {version} built" if version else "no analysed tracks yet: nothing to index"
 
 
 def warm_up() -> None:

@@ -139,6 +139,7 @@ def env(monkeypatch, database_url, redis_url, music_dir, tmp_path):
         "TASK_DEAD_AFTER_SECONDS": "3",
         "RECONCILE_INTERVAL_SECONDS": "0.5",
         "MAX_QUEUED_CHILDREN": "3",
+        "INDEX_RELOAD_SECONDS": "0",
         "LOG_LEVEL": "INFO",
         "PYTHONPATH": str(REPO),
     }

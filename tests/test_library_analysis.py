@@ -53,6 +53,14 @@ def test_analysis_end_to_end_then_resume_then_forget_removed(client, workers, mu
         broken = session.scalars(select(Track).where(Track.title == "broken")).one()
         assert broken.analysis_version is None  # listed, not analysed: no partial rows
 
+    from similarity import index as track_index
+    built = track_index.load()
+    assert built.size == 5
+    with session_scope() as session:
+        some = session.scalars(select(Embedding)).first()
+        probe = np.frombuffer(some.vector, "<f4")
+    assert built.query(probe, k=1)[0][0] == some.track_id
+
     again = run(client)
     assert (again["tracks_analyzed"], again["tracks_skipped"], again["tracks_failed"]) == (0, 5, 1)
 
@@ -62,6 +70,7 @@ def test_analysis_end_to_end_then_resume_then_forget_removed(client, workers, mu
     with session_scope() as session:
         assert session.scalar(select(func.count()).select_from(Track)) == 5
         assert session.scalar(select(func.count()).select_from(Embedding)) == 4
+    assert track_index.load().size == 4  # the removed track left the index
 
 
 def test_recent_albums_only_and_bad_depth(client, workers, music_dir):

@@ -1,0 +1,72 @@
+"""The index as the web process holds it: loaded at start, replaced when a new version is stored.
+
+A background thread compares the newest stored version with the loaded one
+every INDEX_RELOAD_SECONDS and loads a newer one beside the current; the
+swap is a single reference assignment, so queries during a reload keep using
+the old index and never wait.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from db import blobs
+from similarity import index as track_index
+
+log = logging.getLogger(__name__)
+
+
+class LiveIndex:
+    def __init__(self):
+        self._current: track_index.TrackIndex | None = None
+        self._error: str | None = None
+        self._refresh_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    @property
+    def current(self) -> track_index.TrackIndex | None:
+        return self._current
+
+    def refresh(self) -> bool:
+        """Load the newest stored version if it is not the one held; True if it changed."""
+        with self._refresh_lock:
+            try:
+                info = blobs.latest_blob_info(track_index.INDEX_NAME)
+                held = self._current.version if self._current else None
+                if info is None or info["version"] == held:
+                    self._error = None
+                    return False
+                fresh = track_index.load()
+                self._current = fresh
+                self._error = None
+                log.info("similarity index v%s loaded (%s tracks)", fresh.version if fresh else None,
+                         fresh.size if fresh else 0)
+                return True
+            except Exception as error:  # keep serving the old index; report the problem in health
+                self._error = f"{type(error).__name__}: {error}"[:300]
+                log.warning("index reload failed: %s", self._error)
+                return False
+
+    def start(self, every: float) -> None:
+        if self._thread is not None or every <= 0:
+            return
+
+        def loop():
+            while not self._stop.is_set():
+                self.refresh()
+                self._stop.wait(every)
+        self._thread = threading.Thread(target=loop, name="index-reload", daemon=True)
+        self._thread.start()
+
+    def status(self) -> dict[str, Any]:
+        current = self._current
+        report: dict[str, Any] = {"ok": self._error is None, "loaded": current is not None}
+        if current is not None:
+            report.update(version=current.version, size=current.size, deleted=current.deleted)
+        else:
+            report["reason"] = "no index yet: run the library analysis"
+        if self._error:
+            report["error"] = self._error
+        return report
