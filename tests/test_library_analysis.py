@@ -81,3 +81,76 @@ def test_recent_albums_only_and_bad_depth(client, workers, music_dir):
     assert result["albums"] == 1 and result["tracks_analyzed"] == 1 and result["tracks_removed"] == 0
     bad = client.post("/api/tasks", json={"type": "analysis", "args": {"surprise": 1}})
     assert bad.status_code == 400
+
+
+def library(music_dir, albums, tracks_per_album):
+    for a in range(albums):
+        for t in range(1, tracks_per_album + 1):
+            song(music_dir / f"Album {a}" / f"{t}.flac", f"Album {a}", f"Song {t}", 100 + 10 * a)
+
+
+def analysed_consistently():
+    """Every analysed track has exactly its rows: two tag vectors and one embedding; returns the count."""
+    with session_scope() as session:
+        analysed = session.scalar(select(func.count()).select_from(Track).where(Track.analysis_version.is_not(None)))
+        assert session.scalar(select(func.count()).select_from(Embedding)) == analysed
+        assert session.scalar(select(func.count()).select_from(TrackTags)) == 2 * analysed
+        assert session.scalar(select(func.count(Track.item_id.distinct()))) == \
+            session.scalar(select(func.count()).select_from(Track))
+        return analysed
+
+
+def test_cancel_mid_run_then_resume(client, workers, music_dir):
+    library(music_dir, albums=6, tracks_per_album=2)
+    workers.start("high")
+    workers.start("default")
+    task_id = client.post("/api/tasks", json={"type": "analysis"}).json["task_id"]
+    wait_for(lambda: store.child_counts(task_id).get("SUCCESS", 0) >= 1, timeout=120, message="an album done")
+    assert client.post(f"/api/cancel/{task_id}").status_code == 200
+    from rq.registry import StartedJobRegistry
+    from tasks.queues import redis_connection
+    running = StartedJobRegistry("default", connection=redis_connection())
+    # REVOKED is immediate; the job finishes its current track (atomically) and then stops.
+    wait_for(lambda: running.count == 0, timeout=15, message="the album jobs to stop")
+    assert store.get(task_id).status == "REVOKED"
+    partial = analysed_consistently()
+    assert 2 <= partial < 12
+    result = run(client)
+    assert result["tracks_analyzed"] == 12 - partial and result["tracks_skipped"] == partial
+    assert analysed_consistently() == 12
+
+
+def test_killed_worker_mid_album_then_rerun(client, workers, music_dir, env):
+    from tasks import reconciler
+    library(music_dir, albums=3, tracks_per_album=4)
+    workers.start("high")
+    victim = workers.start("default")
+    task_id = client.post("/api/tasks", json={"type": "analysis"}).json["task_id"]
+    wait_for(lambda: any("2/4" in (c.message or "") for c in store.children(task_id, ("PROGRESS",))),
+             timeout=120, every=0.05, message="an album half-way")
+    workers.kill(victim)
+    analysed_consistently()  # whatever was written is whole
+    workers.start("default")
+    # The reconciler re-queues the album once its heartbeat is 3 s old.
+    wait_for(lambda: reconciler.reconcile_once() or store.get(task_id).status == "SUCCESS",
+             timeout=180, every=1.0, message="the run to finish after the re-queue")
+    wait_for(lambda: store.get(task_id).status == "SUCCESS", timeout=180, every=0.5, message="the run")
+    assert analysed_consistently() == 12
+    again = run(client)
+    assert (again["tracks_analyzed"], again["tracks_skipped"]) == (0, 12)
+
+
+def test_provider_failing_half_way_fails_that_album_only(client, workers, music_dir):
+    import shutil
+    library(music_dir, albums=6, tracks_per_album=1)
+    workers.start("high")
+    workers.start("default")
+    task_id = client.post("/api/tasks", json={"type": "analysis"}).json["task_id"]
+    wait_for(lambda: store.get(task_id).details.get("albums_total"), timeout=60, every=0.05,
+             message="the album listing")
+    shutil.rmtree(music_dir / "Album 0")  # the oldest album: its job runs last and finds nothing
+    wait_for(lambda: store.get(task_id).status == "SUCCESS", timeout=180, every=0.5, message="the run")
+    result = client.get(f"/api/status/{task_id}").json["details"]["result"]
+    assert result["failed_albums"] == 1 and result["tracks_analyzed"] == 5
+    assert result["tracks_removed"] == 0  # an incomplete run removes nothing
+    assert analysed_consistently() == 5
