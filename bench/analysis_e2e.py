@@ -16,7 +16,6 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -28,22 +27,22 @@ def main() -> None:
     parser.add_argument("music_dir", type=Path)
     parser.add_argument("--workers", type=int, default=2)
     options = parser.parse_args()
-    import psycopg2
-    admin = psycopg2.connect("postgresql://postgres@127.0.0.1:5432/postgres")
-    admin.autocommit = True
-    scratch = f"sonarium_e2e_{uuid.uuid4().hex[:8]}"
-    admin.cursor().execute(f'CREATE DATABASE "{scratch}"')
-    os.environ.update(DATABASE_URL=f"postgresql://postgres@127.0.0.1:5432/{scratch}",
-                      REDIS_URL="redis://127.0.0.1:6379/12", MUSIC_DIR=str(options.music_dir.resolve()),
-                      MEDIASERVER_TYPE="local", SONARIUM_DATA_DIR=f"/tmp/{scratch}", LOG_LEVEL="WARNING",
-                      ANALYSIS_THREADS="1", PYTHONPATH=str(REPO))
+    from bench.scratch import scratch_database
+    with scratch_database("sonarium_e2e") as url:
+        run(options.music_dir, options.workers, url)
+
+
+def run(music_dir: Path, workers: int, url: str) -> None:
+    os.environ.update(DATABASE_URL=url, REDIS_URL="redis://127.0.0.1:6379/12", MUSIC_DIR=str(music_dir.resolve()),
+                      MEDIASERVER_TYPE="local", SONARIUM_DATA_DIR=f"/tmp/{url.rsplit('/', 1)[1]}",
+                      LOG_LEVEL="WARNING", ANALYSIS_THREADS="1", PYTHONPATH=str(REPO))
     import runtime
     from tasks import queues, store, submit
     runtime.init()
     queues.redis_connection().flushdb()
     processes = [subprocess.Popen([sys.executable, "-m", "tasks.worker", "high"], cwd=REPO)]
     processes += [subprocess.Popen([sys.executable, "-m", "tasks.worker", "default"], cwd=REPO)
-                  for _ in range(options.workers)]
+                  for _ in range(workers)]
     try:
         time.sleep(8)  # workers import and warm up before the clock starts
         task_id = submit.submit_main("analysis", {})
@@ -56,7 +55,7 @@ def main() -> None:
         analysed = result.get("tracks_analyzed", 0)
         print(f"{task.status}: {task.message}")
         print(f"{analysed} tracks in {wall:.0f} s: {analysed / wall:.2f} tracks/s end to end "
-              f"({options.workers} analysis workers; listing albums before the first job not counted: "
+              f"({workers} analysis workers; listing albums before the first job not counted: "
               f"{(first_child - task.started_at).total_seconds():.1f} s)")
     finally:
         for process in processes:
@@ -64,9 +63,6 @@ def main() -> None:
         for process in processes:
             process.wait(timeout=30)
         queues.redis_connection().flushdb()
-        from db.session import engine
-        engine().dispose()
-        admin.cursor().execute(f'DROP DATABASE "{scratch}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

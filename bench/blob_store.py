@@ -17,7 +17,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -64,35 +63,28 @@ def main() -> None:
         print(json.dumps(phase(options.phase, options.database_url, options.file)))
         return
 
-    import psycopg2
-    admin_url = "postgresql://postgres@127.0.0.1:5432/postgres"
-    scratch = None
-    url = options.database_url
-    if url is None:
-        scratch = f"sonarium_bench_{uuid.uuid4().hex[:8]}"
-        admin = psycopg2.connect(admin_url)
-        admin.autocommit = True
-        admin.cursor().execute(f'CREATE DATABASE "{scratch}"')
-        url = admin_url.rsplit("/", 1)[0] + "/" + scratch
-    try:
-        from db import migrate
-        from db import session as db_session
-        db_session.configure(url)
-        migrate.upgrade()
-        with tempfile.NamedTemporaryFile() as blob:
-            for _ in range(options.mib):
-                blob.write(os.urandom(1024 * 1024))
-            blob.flush()
-            print(f"blob: {options.mib} MiB, chunk 8 MiB")
-            for name in ("store", "load"):
-                out = subprocess.run([sys.executable, __file__, "--phase", name, "--database-url", url,
-                                      "--file", blob.name], check=True, capture_output=True, text=True)
-                print(out.stdout.strip())
-    finally:
-        if scratch:
-            db_session.engine().dispose()
-            admin.cursor().execute(f'DROP DATABASE "{scratch}" WITH (FORCE)')
+    if options.database_url:
+        run(options.mib, options.database_url)
+    else:
+        from bench.scratch import scratch_database
+        with scratch_database() as url:
+            run(options.mib, url)
 
+
+def run(mib: int, url: str) -> None:
+    from db import migrate
+    from db import session as db_session
+    db_session.configure(url)
+    migrate.upgrade()
+    with tempfile.NamedTemporaryFile() as blob:
+        for _ in range(mib):
+            blob.write(os.urandom(1024 * 1024))
+        blob.flush()
+        print(f"blob: {mib} MiB, chunk 8 MiB")
+        for name in ("store", "load"):
+            out = subprocess.run([sys.executable, __file__, "--phase", name, "--database-url", url,
+                                  "--file", blob.name], check=True, capture_output=True, text=True)
+            print(out.stdout.strip())
 
 if __name__ == "__main__":
     main()

@@ -13,7 +13,6 @@ import argparse
 import os
 import sys
 import time
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -23,16 +22,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--children", type=int, default=2000)
     options = parser.parse_args()
-    import psycopg2
-    admin = psycopg2.connect("postgresql://postgres@127.0.0.1:5432/postgres")
-    admin.autocommit = True
-    scratch = f"sonarium_bench_{uuid.uuid4().hex[:8]}"
-    admin.cursor().execute(f'CREATE DATABASE "{scratch}"')
-    os.environ.update(DATABASE_URL=f"postgresql://postgres@127.0.0.1:5432/{scratch}",
-                      REDIS_URL="redis://127.0.0.1:6379/14", LOG_LEVEL="WARNING",
+    from bench.scratch import scratch_database
+    with scratch_database() as url:
+        run(options.children, url)
+
+
+def run(children: int, url: str) -> None:
+    os.environ.update(DATABASE_URL=url, REDIS_URL="redis://127.0.0.1:6379/14", LOG_LEVEL="WARNING",
                       SONARIUM_DATA_DIR="/tmp/sonarium-bench")
     import runtime
-    from db import session as db_session
     from tasks import queues, reconciler, registry, runner, store, submit
     try:
         runtime.init()
@@ -41,7 +39,7 @@ def main() -> None:
         parent = submit.submit_main("library_scan")
         store.claim(parent, 1)
         started = time.perf_counter()
-        for n in range(options.children):
+        for n in range(children):
             submit.spawn_child(parent, "library_scan.folder", f"folder-{n}", {"folder": f"f{n}"})
         spawn = time.perf_counter() - started
         started = time.perf_counter()
@@ -58,15 +56,13 @@ def main() -> None:
         started = time.perf_counter()
         ctx.flush()
         flush = time.perf_counter() - started
-        print(f"spawn + queue {options.children} children: {spawn:.2f} s "
-              f"({options.children / spawn:.0f} children/s)")
-        print(f"one reconciler pass over {options.children + 1} live tasks: {reconcile * 1000:.0f} ms")
+        print(f"spawn + queue {children} children: {spawn:.2f} s "
+              f"({children / spawn:.0f} children/s)")
+        print(f"one reconciler pass over {children + 1} live tasks: {reconcile * 1000:.0f} ms")
         print(f"{calls} progress calls + {calls // 10} log lines: {report:.2f} s "
               f"({calls / report / 1000:.0f}k calls/s); the flush that writes them: {flush * 1000:.1f} ms")
     finally:
         queues.redis_connection().flushdb()
-        db_session.engine().dispose()
-        admin.cursor().execute(f'DROP DATABASE "{scratch}" WITH (FORCE)')
 
 
 if __name__ == "__main__":
