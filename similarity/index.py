@@ -55,12 +55,39 @@ class TrackIndex:
 
     def query(self, vector: np.ndarray, k: int = 10, exclude: set[int] | None = None) -> list[tuple[int, float]]:
         """Nearest tracks to a raw track vector: [(track id, cosine distance)], closest first."""
+        return self.nearest(self.prepare(vector[None, :])[0], k, exclude)
+
+    def nearest(self, point: np.ndarray, k: int = 10, exclude: set[int] | None = None) -> list[tuple[int, float]]:
+        """Nearest tracks to a point of the index space (a standardized vector, any length).
+
+        Returns [(track id, cosine distance in 0..2)], closest first, without `exclude`.
+        """
         exclude = exclude or set()
         wanted = min(k + len(exclude), self.size)
         if wanted <= 0:
             return []
-        ids, distances = self.index.query(self.prepare(vector[None, :])[0], k=wanted, query_ef=max(EF_SEARCH, wanted))
+        ids, distances = self.index.query(point, k=wanted, query_ef=max(EF_SEARCH, wanted))
         return [(int(i), float(d)) for i, d in zip(ids, distances) if int(i) not in exclude][:k]
+
+    def __contains__(self, track_id: int) -> bool:
+        try:
+            self.index.get_vector(track_id)
+        except RuntimeError:  # never added, or marked deleted
+            return False
+        return True
+
+    def unit_vectors(self, track_ids: list[int]) -> np.ndarray:
+        """The indexed tracks' points: standardized, unit length (Voyager normalises in cosine space).
+
+        Raises KeyError naming the first track id that is not in the index.
+        """
+        if not track_ids:
+            return np.zeros((0, self.index.num_dimensions), np.float32)
+        try:
+            return np.asarray(self.index.get_vectors(track_ids), np.float32)
+        except RuntimeError:
+            missing = next(t for t in track_ids if t not in self)
+            raise KeyError(missing) from None
 
 
 def _embeddings(track_ids: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:

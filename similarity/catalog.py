@@ -1,0 +1,131 @@
+"""The tracks behind index ids: what a result shows, finding a seed song, the autocomplete.
+
+Every feature page works on analysed tracks only (those with a row in the
+index); this module is the one place that turns track ids into what a page or
+a playlist needs, and text a user typed into track ids.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+import unicodedata
+from typing import Any, Iterable
+
+from sqlalchemy import and_, func, or_, select
+
+from db.models import Track
+from db.search import contains, fold
+from db.session import session_scope
+
+MIN_SEARCH_CHARS = 3
+SEARCH_LIMIT_MAX = 50
+_SEARCH_CANDIDATES = 200   # rows read per search before ranking: bounds the work on short, common queries
+
+# Qualifiers that name another recording of the same song, not another song:
+# "(Live at ...)", "[2011 Remaster]", " - Radio Edit", "feat. X".
+_QUALIFIER = re.compile(r"[(\[][^)\]]*[)\]]|\s-\s.*$|\b(feat|ft|featuring)\b.*$")
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrackInfo:
+    id: int
+    item_id: str
+    provider: str
+    title: str | None
+    artist: str | None
+    album: str | None
+    duration_s: float | None
+
+    @property
+    def song_key(self) -> str:
+        return song_key(self.title, self.artist)
+
+    def as_json(self, **extra: Any) -> dict[str, Any]:
+        return {"id": self.id, "item_id": self.item_id, "title": self.title, "artist": self.artist,
+                "album": self.album, "duration_s": self.duration_s, **extra}
+
+
+def _plain(text: str | None) -> str:
+    """Lower case, accents removed, punctuation collapsed to single spaces."""
+    decomposed = unicodedata.normalize("NFKD", (text or "").casefold())
+    letters = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return _NOT_WORD.sub(" ", letters).strip()
+
+
+def song_key(title: str | None, artist: str | None) -> str:
+    """What two recordings of one song share: title without qualifiers, and artist, folded.
+
+    "Song (Live)", "Song - 2011 Remaster" and "SONG" by "Artist feat. X" all give one key.
+    """
+    bare_title = _QUALIFIER.sub("", (title or "").casefold()) or (title or "")
+    bare_artist = _QUALIFIER.sub("", (artist or "").casefold()) or (artist or "")
+    return f"{_plain(bare_title)}\t{_plain(bare_artist)}"
+
+
+_COLUMNS = (Track.id, Track.item_id, Track.provider, Track.title, Track.artist, Track.album, Track.duration_s)
+
+
+def _info(row) -> TrackInfo:
+    return TrackInfo(*row)
+
+
+def describe(track_ids: Iterable[int]) -> dict[int, TrackInfo]:
+    """TrackInfo for each id that still exists, in one query."""
+    wanted = list(dict.fromkeys(track_ids))
+    if not wanted:
+        return {}
+    with session_scope() as session:
+        rows = session.execute(select(*_COLUMNS).where(Track.id.in_(wanted))).all()
+    return {row.id: _info(row) for row in rows}
+
+
+def by_item_id(item_id: str) -> TrackInfo | None:
+    """The analysed track with this media-server id (the most recently listed, if several servers share it)."""
+    with session_scope() as session:
+        row = session.execute(select(*_COLUMNS).where(Track.item_id == item_id, Track.analyzed_at.isnot(None))
+                              .order_by(Track.seen_at.desc().nulls_last()).limit(1)).first()
+    return _info(row) if row else None
+
+
+def by_title_artist(title: str, artist: str | None = None) -> TrackInfo | None:
+    """An analysed track whose title (and artist, if given) equal these, ignoring case and accents.
+
+    When several match, the one with the shortest album name wins (the studio album more
+    often than "Greatest Hits - Deluxe Edition"); ties go to the lowest id, so it is stable.
+    """
+    condition = [fold(Track.title) == fold(title), Track.analyzed_at.isnot(None)]
+    if artist:
+        condition.append(fold(Track.artist) == fold(artist))
+    with session_scope() as session:
+        row = session.execute(select(*_COLUMNS).where(*condition)
+                              .order_by(func.length(func.coalesce(Track.album, "")), Track.id)
+                              .limit(1)).first()
+    return _info(row) if row else None
+
+
+def search(text: str, limit: int = 20) -> list[TrackInfo]:
+    """Analysed tracks whose artist or title contain every word typed, best matches first.
+
+    Matching ignores case and accents and uses the trigram indexes.  At most
+    _SEARCH_CANDIDATES rows are read and then ranked: a title or artist that starts
+    with the text first, then one that contains it whole, then the rest.
+    Raises ValueError below MIN_SEARCH_CHARS characters.
+    """
+    needle = " ".join(text.split())
+    if len(needle) < MIN_SEARCH_CHARS:
+        raise ValueError(f"type at least {MIN_SEARCH_CHARS} characters")
+    words = [w for w in needle.split(" ") if w]
+    each_word = [or_(contains(Track.title, w), contains(Track.artist, w)) for w in words]
+    with session_scope() as session:
+        rows = session.execute(select(*_COLUMNS).where(and_(*each_word), Track.analyzed_at.isnot(None))
+                               .limit(_SEARCH_CANDIDATES)).all()
+    found = [_info(row) for row in rows]
+    folded = _plain(needle)
+
+    def rank(track: TrackInfo) -> tuple:
+        title, artist = _plain(track.title), _plain(track.artist)
+        starts = title.startswith(folded) or artist.startswith(folded)
+        whole = folded in title or folded in artist or folded in f"{artist} {title}"
+        return (not starts, not whole, len(title), title, artist, track.id)
+    return sorted(found, key=rank)[:max(1, min(limit, SEARCH_LIMIT_MAX))]
