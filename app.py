@@ -4,7 +4,8 @@
 the environment variables, override the environment), connects the database
 and Redis, applies migrations and registers the blueprints.  Every /api route
 answers errors as JSON: 4xx for the caller's mistakes, 503 when PostgreSQL or
-Redis is unreachable, and a bare 500 message (details only in the server log)
+Redis is unreachable, 502 when the media server is (409 when it is not configured
+or lacks the feature asked for), and a bare 500 message (details only in the server log)
 for anything else.
 """
 from __future__ import annotations
@@ -18,9 +19,15 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 import runtime
-from config import load_settings
+from config import ConfigError, load_settings
+from mediaserver.base import AuthFailed, NotFound, NotSupported, ProviderError, Unreachable
 
 log = logging.getLogger(__name__)
+
+# A media server's failures as HTTP answers: its absence or refusal is a bad
+# gateway (502), never the caller's fault; a missing item is 404; a feature the
+# server lacks is a conflict with the current configuration (409).
+_PROVIDER_STATUS = {Unreachable: 502, AuthFailed: 502, NotFound: 404, NotSupported: 409}
 
 
 def api_error(status: int, message: str, **extra: Any):
@@ -37,6 +44,14 @@ def _register_error_handlers(app: Flask) -> None:
         if wants_json():
             return api_error(error.code or 500, error.description or error.name)
         return error
+
+    @app.errorhandler(ProviderError)
+    def media_server_error(error: ProviderError):
+        return api_error(_PROVIDER_STATUS.get(type(error), 502), str(error))
+
+    @app.errorhandler(ConfigError)
+    def media_server_not_configured(error: ConfigError):
+        return api_error(409, f"the media server is not configured correctly: {error}")
 
     @app.errorhandler(OperationalError)
     def database_down(error: OperationalError):
@@ -70,11 +85,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     live_index.start(settings.index_reload_seconds)
     app.extensions["sonarium.index"] = live_index
 
+    import app_playlists
     import app_settings
     import app_system
     import app_tasks
     app.register_blueprint(app_tasks.bp)
     app.register_blueprint(app_system.bp)
     app.register_blueprint(app_settings.bp)
+    app.register_blueprint(app_playlists.bp)
     _register_error_handlers(app)
     return app

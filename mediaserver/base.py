@@ -140,6 +140,10 @@ class MediaProvider(abc.ABC):
     def delete_playlist(self, playlist_id: str) -> None:
         """Delete one playlist by id (callers only pass ids Sonarium created)."""
 
+    def playlist_url(self, playlist_id: str) -> str | None:
+        """Where a person opens this playlist (a web page, or a file path for M3U); None if nowhere."""
+        return None
+
     def listening_history(self, limit: int = 500) -> list[PlayRecord]:
         """Most-played tracks with play counts and last-played times, where the server keeps them."""
         raise NotSupported(f"{self.label} does not report listening history")

@@ -33,7 +33,7 @@ import re
 import threading
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterable
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from mediaserver.base import (Album, AuthFailed, DEFAULT_DOWNLOAD_SECONDS, DEFAULT_MAX_DOWNLOAD_BYTES,
                               DEFAULT_PAGE, MediaProvider, NotFound, PlayRecord, ProviderError,
@@ -105,6 +105,8 @@ class JellyfinProvider(MediaProvider):
     prefix = ""
     #: the setting names, for messages that tell the user what to fix
     settings_prefix = "JELLYFIN"
+    #: the web client's page for one item (a playlist's id appended)
+    web_item_path = "/web/#/details?id="
 
     def __init__(self, base_url: str, user_id: str, token: str, http: HttpClient | None = None):
         if not base_url or not user_id or not token:
@@ -376,6 +378,9 @@ class JellyfinProvider(MediaProvider):
                                track_count=_int(item.get("ChildCount")))
                 for item in items if item.get("Id")]
 
+    def playlist_url(self, playlist_id: str) -> str | None:
+        return f"{self.base_url}{self.web_item_path}{quote(playlist_id, safe='')}"
+
     def delete_playlist(self, playlist_id: str) -> None:
         self.http.request("DELETE", f"{self.prefix}/Items/{playlist_id}")
 
@@ -403,6 +408,7 @@ class EmbyProvider(JellyfinProvider):
     label = "Emby"
     prefix = "/emby"
     settings_prefix = "EMBY"
+    web_item_path = "/web/index.html#!/item?id="
 
     def _auth_headers(self, token: str) -> dict[str, str]:
         return {"X-Emby-Token": token}

@@ -275,6 +275,9 @@ class LocalProvider(MediaProvider):
                 found.append(RemotePlaylist(id=path.name, name=path.stem, track_count=len(entries)))
         return found
 
+    def playlist_url(self, playlist_id: str) -> str | None:
+        return str(self._playlist_path(playlist_id))
+
     def delete_playlist(self, playlist_id: str) -> None:
         path = self._playlist_path(playlist_id)
         if not path.exists():

@@ -39,6 +39,7 @@ import xml.etree.ElementTree as ElementTree
 from email.message import Message
 from pathlib import Path
 from typing import Any, Iterable
+from urllib.parse import quote
 
 import requests
 
@@ -515,6 +516,9 @@ class NavidromeProvider(MediaProvider):
             if self.playlist_track_ids(playlist_id) != ids:
                 raise ProviderError(f"{self.label} did not store the playlist {name!r} as sent")
         return playlist_id
+
+    def playlist_url(self, playlist_id: str) -> str | None:
+        return f"{self.base_url}/app/#/playlist/{quote(playlist_id, safe='')}/show"   # Navidrome's web UI
 
     def delete_playlist(self, playlist_id: str) -> None:
         self._call("deletePlaylist", [("id", str(playlist_id))])

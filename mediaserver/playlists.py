@@ -19,6 +19,18 @@ class NotOwned(ProviderError):
     """Sonarium did not create this remote playlist, so it will not delete it."""
 
 
+def record(name: str, kind: str, track_ids: list[int], params: dict | None = None,
+           task_id: str | None = None) -> int:
+    """Store a playlist and its tracks, in this order, in one transaction; returns its id."""
+    with session_scope() as session:
+        playlist = Playlist(name=name, kind=kind, params=params or {}, task_id=task_id)
+        session.add(playlist)
+        session.flush()
+        session.add_all(PlaylistItem(playlist_id=playlist.id, position=position, track_id=track_id)
+                        for position, track_id in enumerate(track_ids))
+        return playlist.id
+
+
 def push(provider: MediaProvider, playlist_id: int) -> str:
     """Write the stored playlist `playlist_id` to the provider; returns the remote id."""
     with session_scope() as session:

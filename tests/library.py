@@ -3,10 +3,18 @@
 `make_library()` adds tracks in groups ("genres") whose vectors are spread
 around one centre each, optionally a near-duplicate (same song, another
 album), and builds the similarity index; the web app fixture loads it at start.
+
+Tracks are named "jazz-0", "jazz-1"...  Without `music_dir` that name is also
+the track's item id.  With `music_dir` (the local provider's MUSIC_DIR) each
+track is a real (silent) WAV file there and its item id is the local
+provider's id for that file, so playlists can be pushed as .m3u8:
+`library.item("jazz-0")` gives the item id either way.
 """
 from __future__ import annotations
 
 import dataclasses
+import wave
+from pathlib import Path
 
 import numpy as np
 
@@ -14,6 +22,7 @@ from analysis.features import VECTOR_MODEL
 from db import tracks as track_store
 from db.models import Embedding, Track
 from db.session import session_scope
+from mediaserver.local import encode_id
 from similarity import index as track_index
 
 DIM = 400
@@ -21,16 +30,30 @@ DIM = 400
 
 @dataclasses.dataclass
 class Library:
-    ids: dict[str, int]                 # item_id -> track id
-    groups: dict[str, list[str]]        # group name -> item ids
+    ids: dict[str, int]                 # track name ("jazz-0") -> track id
+    groups: dict[str, list[str]]        # group name -> track names
     version: int | None
+    item_ids: dict[str, str] = dataclasses.field(default_factory=dict)   # track name -> item id
 
-    def group_of(self, item_id: str) -> str:
-        return next(name for name, members in self.groups.items() if item_id in members)
+    def item(self, name: str) -> str:
+        return self.item_ids.get(name, name)
+
+    def group_of(self, name: str) -> str:
+        return next(group for group, members in self.groups.items() if name in members)
+
+
+def _silent_wav(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(b"\0\0" * 800)
 
 
 def make_library(groups: dict[str, int] | None = None, spread: float = 0.35, seed: int = 0,
-                 artists_per_group: int = 3, extra: list[dict] | None = None) -> Library:
+                 artists_per_group: int = 3, extra: list[dict] | None = None,
+                 music_dir: Path | None = None) -> Library:
     """Tracks named "<group> <n>" by "<group> artist <n % artists_per_group>", one cluster per group.
 
     `extra` adds tracks given as {"item_id", "title", "artist", "album", "like": item_id, "noise": float}:
@@ -53,15 +76,20 @@ def make_library(groups: dict[str, int] | None = None, spread: float = 0.35, see
         vectors[copy["item_id"]] = vectors[copy["like"]] + rng.normal(0, copy.get("noise", 0.01), DIM)
         rows.append((copy["item_id"], copy["title"], copy["artist"], copy.get("album", "Live")))
         members[f"copy-of-{copy['like']}"] = [copy["item_id"]]
-    ids = {}
+    ids, item_ids = {}, {}
     now = track_store.database_now()
     with session_scope() as session:
-        for item_id, title, artist, album in rows:
+        for name, title, artist, album in rows:
+            item_id = name
+            if music_dir is not None:
+                relative = f"{album}/{name}.wav"
+                _silent_wav(Path(music_dir) / relative)
+                item_id = item_ids[name] = encode_id(relative.encode())
             track = Track(provider="local", item_id=item_id, title=title, artist=artist, album=album,
                           duration_s=200.0, analysis_version="test", analyzed_at=now, seen_at=now)
             session.add(track)
             session.flush()
             session.add(Embedding(track_id=track.id, model=VECTOR_MODEL, dim=DIM,
-                                  vector=(vectors[item_id] + 3.0).astype("<f4").tobytes()))
-            ids[item_id] = track.id
-    return Library(ids, members, track_index.update())
+                                  vector=(vectors[name] + 3.0).astype("<f4").tobytes()))
+            ids[name] = track.id
+    return Library(ids, members, track_index.update(), item_ids)

@@ -1,0 +1,196 @@
+// Pieces every feature page shares: the song picker (autocomplete), the results
+// table and the "create playlist" form.
+"use strict";
+
+(() => {
+  const MIN_CHARS = 3;
+  const DEBOUNCE_MS = 150;
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text != null) sonarium.text(node, text);
+    return node;
+  }
+
+  function describe(track) {
+    return [track.title || "(untitled)", track.artist].filter(Boolean).join(" — ");
+  }
+
+  // Autocomplete on a text input: from the 3rd character it lists matching
+  // songs under the input; a click, or Enter on the highlighted one, picks it.
+  sonarium.trackPicker = (input, { onPick } = {}) => {
+    const wrapper = el("span", "picker");
+    input.parentNode.insertBefore(wrapper, input);
+    wrapper.appendChild(input);
+    const list = el("ul", "picker-options");
+    list.id = `${input.id || "picker"}-options`;
+    list.setAttribute("role", "listbox");
+    list.hidden = true;
+    wrapper.appendChild(list);
+    input.setAttribute("role", "combobox");
+    input.setAttribute("aria-controls", list.id);
+    input.setAttribute("aria-expanded", "false");
+    input.setAttribute("autocomplete", "off");
+
+    const picker = { track: null };
+    let options = [];
+    let highlighted = -1;
+    let sequence = 0;   // answers to older keystrokes are dropped
+    let timer = null;
+
+    function close() {
+      list.hidden = true;
+      input.setAttribute("aria-expanded", "false");
+      highlighted = -1;
+    }
+
+    function highlight(index) {
+      highlighted = index;
+      [...list.children].forEach((li, n) => li.setAttribute("aria-selected", String(n === index)));
+    }
+
+    function pick(track) {
+      picker.track = track;
+      input.value = describe(track);
+      close();
+      if (onPick) onPick(track);
+    }
+
+    function show(tracks, message) {
+      options = tracks;
+      const items = tracks.map((track, n) => {
+        const li = el("li", null);
+        li.setAttribute("role", "option");
+        li.append(el("span", "picker-title", track.title || "(untitled)"),
+                  el("span", "picker-detail", [track.artist, track.album].filter(Boolean).join(" · ")));
+        li.addEventListener("mousedown", (event) => { event.preventDefault(); pick(track); });
+        li.addEventListener("mouseenter", () => highlight(n));
+        return li;
+      });
+      if (message) items.push(el("li", "picker-message", message));
+      list.replaceChildren(...items);
+      list.hidden = items.length === 0;
+      input.setAttribute("aria-expanded", String(!list.hidden));
+      highlight(tracks.length ? 0 : -1);
+    }
+
+    async function lookUp(text) {
+      const mine = ++sequence;
+      try {
+        const found = await sonarium.api(`/api/search_tracks?q=${encodeURIComponent(text)}&limit=12`);
+        if (mine === sequence) show(found.tracks, found.tracks.length ? null : "No analysed song matches.");
+      } catch (err) {
+        if (mine === sequence) show([], err.message);
+      }
+    }
+
+    input.addEventListener("input", () => {
+      picker.track = null;
+      clearTimeout(timer);
+      const text = input.value.trim();
+      if (text.length < MIN_CHARS) { sequence++; close(); return; }
+      timer = setTimeout(() => lookUp(text), DEBOUNCE_MS);
+    });
+    input.addEventListener("keydown", (event) => {
+      if (list.hidden) return;
+      if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+        event.preventDefault();
+        const step = event.key === "ArrowDown" ? 1 : -1;
+        if (options.length) highlight((highlighted + step + options.length) % options.length);
+      } else if (event.key === "Enter") {
+        event.preventDefault();
+        if (options[highlighted]) pick(options[highlighted]);
+      } else if (event.key === "Escape") {
+        close();
+      }
+    });
+    input.addEventListener("blur", close);
+
+    picker.clear = () => { picker.track = null; input.value = ""; close(); };
+    return picker;
+  };
+
+  sonarium.formatDuration = (seconds) => {
+    if (seconds == null) return "";
+    const whole = Math.round(seconds);
+    return `${Math.floor(whole / 60)}:${String(whole % 60).padStart(2, "0")}`;
+  };
+
+  // A table of tracks: #, title, artist, album, length, then the page's own columns
+  // ([{label, value: (track) => text}]).
+  sonarium.trackTable = (container, tracks, extraColumns = []) => {
+    if (!tracks.length) {
+      container.replaceChildren(el("p", "muted", "No tracks."));
+      return;
+    }
+    const columns = [
+      { label: "#", value: (track, n) => n + 1 },
+      { label: "Title", value: (track) => track.title || "(untitled)" },
+      { label: "Artist", value: (track) => track.artist },
+      { label: "Album", value: (track) => track.album },
+      { label: "Length", value: (track) => sonarium.formatDuration(track.duration_s) },
+      ...extraColumns,
+    ];
+    const table = el("table", "tracks");
+    const head = el("tr");
+    columns.forEach((column) => head.appendChild(el("th", null, column.label)));
+    table.appendChild(el("thead")).appendChild(head);
+    const body = table.appendChild(el("tbody"));
+    tracks.forEach((track, n) => {
+      const row = el("tr");
+      row.dataset.itemId = track.item_id;
+      columns.forEach((column) => row.appendChild(el("td", null, column.value(track, n))));
+      body.appendChild(row);
+    });
+    container.replaceChildren(table);
+  };
+
+  // Name + "Create playlist": pushes the page's current tracks, in order, to the media server.
+  sonarium.playlistForm = (container, { kind, defaultName = "", itemIds, params = () => ({}) }) => {
+    const form = el("div", "playlist-form");
+    const name = el("input", "playlist-name");
+    name.type = "text";
+    name.maxLength = 120;
+    name.placeholder = "Playlist name";
+    name.setAttribute("aria-label", "Playlist name");
+    name.value = defaultName;
+    const button = el("button", "create-playlist", "Create playlist");
+    const result = el("p", "playlist-result");
+    result.setAttribute("role", "status");
+    result.hidden = true;
+    form.append(name, button, result);
+    container.replaceChildren(form);
+
+    function report(message, isError, link) {
+      result.hidden = false;
+      result.className = "playlist-result" + (isError ? " error" : "");
+      sonarium.text(result, message);
+      if (link) {
+        const anchor = el("a", null, "open");
+        anchor.href = link;
+        anchor.target = "_blank";
+        anchor.rel = "noopener";
+        result.append(" ", anchor);
+      }
+    }
+
+    button.addEventListener("click", async () => {
+      const ids = itemIds();
+      if (!name.value.trim()) { report("Give the playlist a name.", true); return; }
+      if (!ids.length) { report("There are no tracks to save yet.", true); return; }
+      button.disabled = true;
+      try {
+        const made = await sonarium.api("/api/create_playlist", {
+          method: "POST", body: { name: name.value, item_ids: ids, kind, params: params() } });
+        const where = made.url && !/^https?:/.test(made.url) ? ` (${made.url})` : "";
+        report(`Created “${made.name}” on ${made.provider_label} with ${made.tracks} tracks${where}.`, false,
+               /^https?:/.test(made.url || "") ? made.url : null);
+      } catch (err) {
+        report(err.message, true);
+      }
+      button.disabled = false;
+    });
+    return { setName(value) { name.value = value; }, reset() { result.hidden = true; } };
+  };
+})();

@@ -1,0 +1,117 @@
+"""Autocomplete and "create playlist", shared by the feature pages: real database, local provider on disk."""
+import pytest
+from sqlalchemy import select
+
+from db.models import Playlist, PlaylistItem, PlaylistPush
+from db.session import session_scope
+from tests.library import make_library
+
+
+@pytest.fixture
+def library(env, music_dir):
+    return make_library({"jazz": 4, "metal": 3}, music_dir=music_dir)
+
+
+@pytest.fixture
+def client(library, app):
+    return app.test_client()
+
+
+@pytest.fixture
+def playlist_dir(env):
+    from pathlib import Path
+    return Path(env["SONARIUM_DATA_DIR"]) / "playlists"
+
+
+def test_search_tracks(client):
+    answer = client.get("/api/search_tracks?q=jaz&limit=3")
+    assert answer.status_code == 200
+    tracks = answer.get_json()["tracks"]
+    assert len(tracks) == 3 and all(t["title"].startswith("Jazz") for t in tracks)
+    assert set(tracks[0]) >= {"id", "item_id", "title", "artist", "album", "duration_s"}
+    for query, message in (("q=ja", "at least 3"), ("q=jazz&limit=0", "between 1 and"),
+                           ("q=jazz&limit=x", "whole number")):
+        answer = client.get(f"/api/search_tracks?{query}")
+        assert answer.status_code == 400 and message in answer.get_json()["error"]
+
+
+def test_create_playlist_writes_the_tracks_in_order_and_records_it(client, library, playlist_dir):
+    order = [library.item(name) for name in ("metal-2", "jazz-0", "jazz-3")]
+    answer = client.post("/api/create_playlist", json={"name": "  My   mix ", "item_ids": order, "kind": "similar",
+                                                       "params": {"seed": "metal-2"}})
+    assert answer.status_code == 201, answer.get_json()
+    made = answer.get_json()
+    assert made["name"] == "My mix" and made["tracks"] == 3 and made["provider"] == "local"
+    assert made["remote_id"] == "My mix.m3u8" and made["url"].endswith("My mix.m3u8")
+    lines = (playlist_dir / "My mix.m3u8").read_text().splitlines()
+    assert [line.rsplit("/", 1)[1] for line in lines if not line.startswith("#")] == \
+        ["metal-2.wav", "jazz-0.wav", "jazz-3.wav"]
+    with session_scope() as session:
+        playlist = session.get(Playlist, made["playlist_id"])
+        assert (playlist.kind, playlist.params) == ("similar", {"seed": "metal-2"})
+        items = session.scalars(select(PlaylistItem.track_id).where(PlaylistItem.playlist_id == playlist.id)
+                                .order_by(PlaylistItem.position)).all()
+        assert items == [library.ids[name] for name in ("metal-2", "jazz-0", "jazz-3")]
+
+    again = client.post("/api/create_playlist", json={"name": "My mix", "item_ids": order[:1]}).get_json()
+    assert again["remote_id"] == "My mix.m3u8"  # the playlist Sonarium made is replaced, not duplicated
+    assert len([p for p in playlist_dir.iterdir() if p.suffix == ".m3u8"]) == 1
+    with session_scope() as session:
+        assert session.scalars(select(PlaylistPush.remote_id)).all() == ["My mix.m3u8"]
+
+
+@pytest.mark.parametrize("body, message", [
+    (None, "expected a JSON object"),
+    ({"item_ids": ["a"]}, "name"),
+    ({"name": "   ", "item_ids": ["a"]}, "name"),
+    ({"name": "x" * 121, "item_ids": ["a"]}, "at most 120"),
+    ({"name": "bad\u0007", "item_ids": ["a"]}, "printable"),
+    ({"name": "ok", "item_ids": []}, "non-empty list"),
+    ({"name": "ok", "item_ids": "abc"}, "non-empty list"),
+    ({"name": "ok", "item_ids": [1, 2]}, "strings"),
+    ({"name": "ok", "item_ids": ["a"], "kind": "mystery"}, "kind"),
+    ({"name": "ok", "item_ids": ["a"], "params": []}, "params"),
+])
+def test_create_playlist_refuses_bad_requests(client, body, message):
+    answer = client.post("/api/create_playlist", json=body) if body is not None else \
+        client.post("/api/create_playlist", data="not json", content_type="application/json")
+    assert answer.status_code == 400 and message in answer.get_json()["error"]
+
+
+def test_create_playlist_names_unknown_and_repeated_ids(client, library):
+    known = library.item("jazz-0")
+    answer = client.post("/api/create_playlist", json={"name": "x", "item_ids": [known, "nope"]})
+    assert answer.status_code == 400 and "nope" in answer.get_json()["error"]
+    answer = client.post("/api/create_playlist", json={"name": "x", "item_ids": [known, known]})
+    assert answer.status_code == 400 and "more than once" in answer.get_json()["error"]
+    with session_scope() as session:
+        assert session.scalars(select(Playlist)).all() == []
+
+
+def test_a_dead_media_server_is_a_clear_502_and_the_playlist_is_kept(env, monkeypatch):
+    from app import create_app
+    from db.models import Track
+    with session_scope() as session:
+        session.add(Track(provider="navidrome", item_id="song-1", title="One"))
+    monkeypatch.setenv("MEDIASERVER_TYPE", "navidrome")
+    monkeypatch.setenv("NAVIDROME_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("NAVIDROME_USER", "me")
+    monkeypatch.setenv("NAVIDROME_PASSWORD", "secret-pw")
+    client = create_app({"TESTING": True}).test_client()
+    answer = client.post("/api/create_playlist", json={"name": "Mix", "item_ids": ["song-1"]})
+    assert answer.status_code == 502
+    error = answer.get_json()["error"]
+    assert "Navidrome" in error and "kept in Sonarium" in error and "secret-pw" not in error
+    with session_scope() as session:
+        assert [p.name for p in session.scalars(select(Playlist))] == ["Mix"]
+
+
+def test_each_server_says_where_its_playlist_opens():
+    from mediaserver.jellyfin import EmbyProvider, JellyfinProvider
+    from mediaserver.lyrion import LyrionProvider
+    from mediaserver.navidrome import NavidromeProvider
+    assert NavidromeProvider("http://nd:4533/", "u", "p").playlist_url("a b") == "http://nd:4533/app/#/playlist/a%20b/show"
+    assert JellyfinProvider("http://jf:8096", "u", "t").playlist_url("abc") == "http://jf:8096/web/#/details?id=abc"
+    assert EmbyProvider("http://emby:8096/emby", "u", "t").playlist_url("7") == \
+        "http://emby:8096/web/index.html#!/item?id=7"
+    assert LyrionProvider("http://lms:9000").playlist_url("3") is None
