@@ -70,6 +70,7 @@ def run_analysis(ctx: TaskContext, num_recent_albums: int = 0, depth: str = DEFA
     ctx.set_details(albums_total=len(albums))
     index_every = runtime.settings().index_update_seconds
     last_index_update = [time.monotonic()]
+    failures_seen = [0]
 
     def update_index() -> None:
         version = track_index.update()
@@ -86,6 +87,9 @@ def run_analysis(ctx: TaskContext, num_recent_albums: int = 0, depth: str = DEFA
         ctx.set_details(albums_done=done, **{f"tracks_{k}": int(v) for k, v in totals.items()},
                         tracks_per_minute=round(rate, 1), eta_seconds=round(eta) if eta else None,
                         current=current)
+        if totals["failed"] > failures_seen[0]:  # read the children's failure lists only when they grew
+            failures_seen[0] = totals["failed"]
+            ctx.set_details(failures=store.collect_child_detail_lists(ctx.task_id, "failures", _FAILURES_KEPT))
         if time.monotonic() - last_index_update[0] > index_every:
             update_index()
             last_index_update[0] = time.monotonic()
@@ -131,7 +135,9 @@ def analyze_album(ctx: TaskContext, album_id: str, album_name: str, depth: str =
                 result = analyze_file(path, depth)
             except (DecodeError, ProviderError) as error:
                 counts["failed"] += 1
-                reason = f"cannot decode: {error}" if isinstance(error, DecodeError) else str(error)
+                # the decoder names its input, our temporary copy: name the track instead
+                reason = (f"cannot decode: {str(error).replace(str(path), 'the file')}"
+                          if isinstance(error, DecodeError) else str(error))
                 ctx.log(f"failed: {track.title or track.id}: {reason}")
                 if len(failures) < _FAILURES_KEPT:
                     failures.append({"album": album_name, "track": track.title or track.id,

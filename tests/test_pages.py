@@ -39,3 +39,31 @@ def test_home_page_runs_and_cancels_tasks(live_server, page, workers, music_dir)
     expect(result).to_contain_text("SUCCESS")
     expect(result).to_contain_text("3 audio files in 3 folders")
     page.screenshot(path=str(ARTIFACTS / "home-result.png"), full_page=True)
+
+
+def test_home_page_shows_library_analysis_progress_and_failures(live_server, page, workers, music_dir):
+    import os
+    import time
+    from playwright.sync_api import expect
+    from tests.test_library_analysis import song
+    for album in range(6):
+        for n in (1, 2):
+            song(music_dir / f"Album {album}" / f"{n}.flac", f"Album {album}", f"Song {n}", 100 + 10 * n)
+        os.utime(music_dir / f"Album {album}", (time.time() - 1000 + album, time.time() - 1000 + album))
+    (music_dir / "Newest").mkdir()
+    (music_dir / "Newest" / "broken.flac").write_bytes(b"fLaC" + bytes(5000))  # newest album: analysed first
+    workers.start("high")  # the orchestrator only: the albums wait, so the page shows them waiting
+    page.goto(live_server)
+    page.click("button[data-type='analysis']")
+    task = page.locator("#active-list .task")
+    expect(task.locator(".detail-albums")).to_have_text("0 of 7 done", timeout=60000)
+    expect(task.locator(".detail-now")).to_have_text("waiting for a worker")
+    workers.start("default")
+    expect(task.locator(".task-failures summary")).to_have_text("Failed tracks (1)", timeout=90000)
+    expect(task.locator(".detail-tracks")).to_contain_text("1 failed")
+    task.locator(".task-failures summary").click()
+    expect(task.locator(".task-failures li")).to_contain_text("broken · cannot decode")
+    page.screenshot(path=str(ARTIFACTS / "home-analysis.png"), full_page=True)
+    result = page.locator("#last-result")
+    expect(result).to_contain_text("12 tracks analysed", timeout=120000)
+    expect(result).to_contain_text("broken")

@@ -23,6 +23,44 @@
     return `Subtasks: ${parts.join(", ")}`;
   }
 
+  function minutes(seconds) {
+    if (seconds == null) return "estimating…";
+    if (seconds < 90) return `${Math.round(seconds)} s`;
+    const total = Math.round(seconds / 60);
+    return total < 90 ? `${total} min` : `${Math.floor(total / 60)} h ${total % 60} min`;
+  }
+
+  // A library analysis reports albums, track counts, rate, ETA, the albums in
+  // progress and the tracks that failed so far; other tasks have none of these.
+  function renderDetails(view, details) {
+    const box = view.querySelector(".task-details");
+    const failuresBox = view.querySelector(".task-failures");
+    box.hidden = !details || details.albums_total == null;
+    if (box.hidden) { failuresBox.hidden = true; return; }
+    const rows = [
+      ["Albums", `${details.albums_done || 0} of ${details.albums_total} done`],
+      ["Tracks", `${details.tracks_analyzed || 0} analysed, ${details.tracks_skipped || 0} already done, ` +
+                 `${details.tracks_failed || 0} failed`],
+      ["Rate", details.tracks_per_minute != null ? `${details.tracks_per_minute} tracks/min` : "measuring…"],
+      ["Time left", minutes(details.eta_seconds)],
+      ["Now", (details.current || []).join("\n") || "waiting for a worker"],
+    ];
+    box.replaceChildren(...rows.flatMap(([term, value]) => {
+      const dt = document.createElement("dt"); sonarium.text(dt, term);
+      const dd = document.createElement("dd"); sonarium.text(dd, value);
+      dd.className = `detail-${term.toLowerCase().replace(/ /g, "-")}`;
+      return [dt, dd];
+    }));
+    const failures = details.failures || [];
+    failuresBox.hidden = failures.length === 0;
+    sonarium.text(failuresBox.querySelector("summary"), `Failed tracks (${failures.length})`);
+    failuresBox.querySelector("ul").replaceChildren(...failures.map((failure) => {
+      const li = document.createElement("li");
+      sonarium.text(li, [failure.album, failure.track, failure.reason].filter(Boolean).join(" · "));
+      return li;
+    }));
+  }
+
   function render(task) {
     let view = views.get(task.id);
     if (!view) {
@@ -43,6 +81,7 @@
     sonarium.text(badge, task.status);
     view.querySelector(".bar-fill").style.width = `${task.progress}%`;
     sonarium.text(view.querySelector(".task-message"), `${task.progress}% · ${task.message}`);
+    renderDetails(view, task.details);
     sonarium.text(view.querySelector(".task-children"), childrenLine(task.children));
     const running = view.querySelector(".task-running");
     running.replaceChildren(...(task.children ? task.children.running : []).map((child) => {
