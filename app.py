@@ -85,13 +85,17 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     live_index.start(settings.index_reload_seconds)
     app.extensions["sonarium.index"] = live_index
 
+    import app_alchemy
     import app_playlists
     import app_settings
+    import app_similarity
     import app_system
     import app_tasks
     app.register_blueprint(app_tasks.bp)
     app.register_blueprint(app_system.bp)
     app.register_blueprint(app_settings.bp)
+    app.register_blueprint(app_similarity.bp)
     app.register_blueprint(app_playlists.bp)
+    app.register_blueprint(app_alchemy.bp)
     _register_error_handlers(app)
     return app

@@ -49,14 +49,27 @@ def run(music_dir: Path, workers: int, url: str) -> None:
         while store.get(task_id).status in ("PENDING", "STARTED", "PROGRESS"):
             time.sleep(1)
         task = store.get(task_id)
-        first_child = min(c.started_at for c in store.children(task_id, None, 100000) if c.started_at)
+        albums = [c for c in store.children(task_id, None, 100000) if c.started_at and c.finished_at]
+        first_child = min(c.started_at for c in albums)
+        last_child = max(c.finished_at for c in albums)
         wall = (task.finished_at - first_child).total_seconds()
+        busy = sum((c.finished_at - c.started_at).total_seconds() for c in albums)
         result = task.details.get("result", {})
         analysed = result.get("tracks_analyzed", 0)
         print(f"{task.status}: {task.message}")
         print(f"{analysed} tracks in {wall:.0f} s: {analysed / wall:.2f} tracks/s end to end "
               f"({workers} analysis workers; listing albums before the first job not counted: "
               f"{(first_child - task.started_at).total_seconds():.1f} s)")
+        # Where the wall time went: album jobs busy on the workers, workers idle while
+        # the last albums finish (few, uneven albums leave one worker alone at the end),
+        # and the parent's final work after the last album (index update, bookkeeping).
+        print(f"album jobs busy {busy:.0f} s of {workers} x {wall:.0f} s "
+              f"({100 * busy / (workers * wall):.0f}% worker utilisation); "
+              f"while busy: {analysed / (busy / workers):.2f} tracks/s; "
+              f"after the last album: {(task.finished_at - last_child).total_seconds():.1f} s")
+        slowest = max(albums, key=lambda c: c.finished_at)
+        print(f"last album to finish: {slowest.args.get('album_name')!r}, "
+              f"{(slowest.finished_at - slowest.started_at).total_seconds():.0f} s")
     finally:
         for process in processes:
             process.terminate()

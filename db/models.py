@@ -58,6 +58,7 @@ class Track(Base):
         Index("track_album_fold", text("sonarium_fold(album)")),
         Index("track_analysis_version", "analysis_version"),
         Index("track_provider_seen", "provider", "seen_at"),
+        Index("track_item_id", "item_id"),   # feature APIs look songs up by item id alone
         *(CheckConstraint(f"{mood} BETWEEN 0 AND 1", name=f"track_{mood}_range") for mood in MOOD_COLUMNS),
     )
 

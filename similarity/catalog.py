@@ -80,12 +80,29 @@ def describe(track_ids: Iterable[int]) -> dict[int, TrackInfo]:
     return {row.id: _info(row) for row in rows}
 
 
-def by_item_id(item_id: str) -> TrackInfo | None:
-    """The analysed track with this media-server id (the most recently listed, if several servers share it)."""
+def by_item_ids(item_ids: Iterable[str], provider: str | None = None) -> dict[str, TrackInfo]:
+    """Analysed tracks for media-server item ids (of one provider, if given), in one query.
+
+    When several providers share an item id (a library moved between servers),
+    the most recently listed track wins.  Ids with no analysed track are absent.
+    """
+    wanted = list(dict.fromkeys(item_ids))
+    if not wanted:
+        return {}
+    query = (select(*_COLUMNS).where(Track.item_id.in_(wanted), Track.analyzed_at.isnot(None))
+             .order_by(Track.seen_at.desc().nulls_last(), Track.id))
+    if provider is not None:
+        query = query.where(Track.provider == provider)
+    found: dict[str, TrackInfo] = {}
     with session_scope() as session:
-        row = session.execute(select(*_COLUMNS).where(Track.item_id == item_id, Track.analyzed_at.isnot(None))
-                              .order_by(Track.seen_at.desc().nulls_last()).limit(1)).first()
-    return _info(row) if row else None
+        for row in session.execute(query):
+            found.setdefault(row.item_id, _info(row))
+    return found
+
+
+def by_item_id(item_id: str) -> TrackInfo | None:
+    """The analysed track with this media-server id (see `by_item_ids`)."""
+    return by_item_ids([item_id]).get(item_id)
 
 
 def by_title_artist(title: str, artist: str | None = None) -> TrackInfo | None:

@@ -1,0 +1,137 @@
+"""The similar-songs and song-path pages in headless Chromium: pick songs, run, save the playlist as .m3u8."""
+import re
+from pathlib import Path
+
+import pytest
+
+from mediaserver.local import decode_id
+from tests.library import make_library
+from tests.test_pages import ARTIFACTS
+
+pytestmark = pytest.mark.browser
+GROUPS = {"jazz": 12, "metal": 12, "ambient": 12}
+
+
+@pytest.fixture
+def playlist_dir(tmp_path, monkeypatch):
+    folder = tmp_path / "playlists"
+    monkeypatch.setenv("PLAYLIST_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture
+def library(env, music_dir, playlist_dir):
+    """Analysed tracks that are real files in MUSIC_DIR, so the local provider can list them in a playlist."""
+    return make_library(GROUPS, music_dir=music_dir)
+
+
+@pytest.fixture
+def app(library):
+    """The web app, created after the library so it loads its index (overrides conftest's `app`)."""
+    from app import create_app
+    return create_app({"TESTING": True})
+
+
+def pick(page, selector: str, typed: str, title: str) -> None:
+    """Type into a song picker and click the option whose title is exactly `title`."""
+    page.fill(selector, typed)
+    option = page.locator(f"{selector}-options li[role=option]").filter(
+        has=page.locator(".picker-title", has_text=re.compile(f"^{re.escape(title)}$")))
+    option.click()
+    assert page.input_value(selector).startswith(title)
+
+
+def table_titles(page) -> list[str]:
+    return page.locator("table.tracks tbody tr td:nth-child(2)").all_inner_texts()
+
+
+def playlist_files(playlist_file: Path) -> list[str]:
+    lines = playlist_file.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "#EXTM3U"
+    return [line for line in lines[1:] if not line.startswith("#")]
+
+
+def expected_files(page, music_dir: Path) -> list[str]:
+    item_ids = page.locator("table.tracks tbody tr").evaluate_all("rows => rows.map(row => row.dataset.itemId)")
+    return [str(music_dir / decode_id(item_id).decode()) for item_id in item_ids]
+
+
+def test_similar_songs_page(live_server, page, music_dir, playlist_dir):
+    from playwright.sync_api import expect
+    page.goto(live_server + "/similarity")
+    expect(page.locator("nav a[aria-current]")).to_have_text("Similar")
+
+    page.click("#run")                                       # nothing picked yet
+    expect(page.locator(".notice.error")).to_contain_text("Pick a song from the list first")
+
+    pick(page, "#seed", "jazz 1", "Jazz 1")
+    page.fill("#n", "0")
+    page.click("#run")
+    expect(page.locator(".notice.error")).to_have_text("n must be a whole number from 1 to 500, not 0")
+
+    page.fill("#n", "15")
+    page.click("#run")
+    rows = page.locator("table.tracks tbody tr")
+    expect(rows).to_have_count(15)
+    expect(page.locator("#notice")).to_be_hidden()
+    expect(page.locator("#results-title")).to_have_text("Similar to Jazz 1 — Jazz artist 1")
+    titles = table_titles(page)
+    assert "Jazz 1" not in titles and all(title.startswith("Jazz") for title in titles[:11]), titles
+    distances = [float(d) for d in page.locator("table.tracks tbody tr td:last-child").all_inner_texts()]
+    assert distances == sorted(distances)
+
+    page.fill("#max-per-artist", "2")
+    page.click("#run")
+    expect(page.locator("#results-summary")).to_contain_text("over the per-artist limit")
+    artists = page.locator("table.tracks tbody tr td:nth-child(3)").all_inner_texts()
+    assert len(artists) == 15 and max(artists.count(a) for a in artists) <= 2
+
+    expect(page.locator("input.playlist-name")).to_have_value("Similar to Jazz 1")
+    page.click("button.create-playlist")
+    expect(page.locator(".playlist-result")).to_contain_text("Created", timeout=10000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "similarity.png"), full_page=True)
+    saved = playlist_dir / "Similar to Jazz 1.m3u8"
+    assert saved.is_file()
+    assert playlist_files(saved) == expected_files(page, music_dir)
+
+
+def test_song_path_page(live_server, page, music_dir, playlist_dir):
+    from playwright.sync_api import expect
+    page.goto(live_server + "/path")
+    expect(page.locator("nav a[aria-current]")).to_have_text("Path")
+
+    pick(page, "#start", "jazz 1", "Jazz 1")
+    pick(page, "#end", "jazz 1", "Jazz 1")
+    page.click("#run")
+    expect(page.locator(".notice.error")).to_have_text(
+        "start and end are the same track: choose two different songs")
+
+    pick(page, "#end", "ambient 0", "Ambient 0")
+    page.fill("#length", "50")                                # more than the library holds
+    page.click("#run")
+    expect(page.locator("#path-reason")).to_contain_text("The library has only 36 analysed tracks")
+    expect(page.locator("table.tracks tbody tr")).to_have_count(36)
+
+    page.fill("#length", "12")
+    page.click("#run")
+    expect(page.locator("table.tracks tbody tr")).to_have_count(12)
+    expect(page.locator("#path-reason")).to_contain_text("The library has little between “Jazz")  # the crossing
+    expect(page.locator("#results-title")).to_have_text("Jazz 1 to Ambient 0")
+    expect(page.locator("#results-summary")).to_contain_text("12 of 12 songs")
+    titles = table_titles(page)
+    assert titles[0] == "Jazz 1" and titles[-1] == "Ambient 0" and len(set(titles)) == 12
+    crossing = next(n for n, title in enumerate(titles) if title.startswith("Ambient"))
+    assert all(t.startswith("Jazz") for t in titles[:crossing])
+    assert all(t.startswith("Ambient") for t in titles[crossing:])
+    steps = page.locator("table.tracks tbody tr td:last-child").all_inner_texts()
+    assert steps[0] == "start" and all(float(step) > 0 for step in steps[1:])
+
+    expect(page.locator("input.playlist-name")).to_have_value("Jazz 1 to Ambient 0")
+    page.click("button.create-playlist")
+    expect(page.locator(".playlist-result")).to_contain_text("Created", timeout=10000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "path.png"), full_page=True)
+    saved = playlist_dir / "Jazz 1 to Ambient 0.m3u8"
+    assert saved.is_file()
+    assert playlist_files(saved) == expected_files(page, music_dir)
