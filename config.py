@@ -146,6 +146,9 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("WEB_HOST", _text, "127.0.0.1", "Address the web server listens on."),
     Variable("WEB_PORT", _integer(1, 65535), "8000", "Port the web server listens on."),
     Variable("WEB_WORKERS", _integer(1, 32), "2", "gunicorn worker processes."),
+    Variable("WEB_THREADS", _integer(1, 16), "2",
+             "Threads per web worker: more keep pages responsive while a media server is slow; "
+             "1 serves the most similarity queries per second (they are CPU-bound)."),
     Variable("WORKER_COUNT", _integer(1, 64), "2",
              "RQ worker processes for analysis and clustering (one more serves orchestration)."),
     Variable("LOG_LEVEL", _choice(LOG_LEVELS, upper=True), "INFO", "Logging level."),

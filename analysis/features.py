@@ -27,15 +27,11 @@ import numpy as np
 from analysis import loudness, moods, musicnn, rhythm, tonal
 from analysis.decode import SAMPLE_RATE, Window, decode, probe_duration
 from analysis.labels import MSD_LABELS, MTT_LABELS, PATCH_FRAMES
+from analysis.vectors import VECTOR_LAYERS, VECTOR_MODEL  # noqa: F401  (VECTOR_MODEL: re-exported for callers)
 
 MODEL_ID = "musicnn-onnx1"
 FRONT_END_ID = "fe1"           # float32 log-mel, excerpts on the patch grid
 FEATURES_REVISION = "feat2"    # vector layers, pooling, moods, tempo/key/energy code
-# Track vector: these (model, layer) outputs, mean-pooled over patches, concatenated.
-# Chosen by bench/quality.py on the dev corpus (docs/QUALITY.md): the MSD model's
-# pre-ReLU dense layer with the MTT model's penultimate layer retrieved best.
-VECTOR_LAYERS = (("msd", "dense"), ("mtt", "penultimate"))
-VECTOR_MODEL = "+".join(f"{model}.{layer}" for model, layer in VECTOR_LAYERS) + "/mean"
 EDGE_PATCHES = 5               # patches (~15 s) behind the start and end vectors
 PATCH_STEP = PATCH_FRAMES * musicnn.HOP / SAMPLE_RATE  # s between patch starts (~2.99 s)
 FULL_BLOCK_PATCHES = 20        # "full" decodes ~60 s at a time

@@ -1,6 +1,6 @@
 """The library analysis end to end: local provider, RQ, PostgreSQL, index updates.
 
-    python bench/analysis_e2e.py MUSIC_DIR [--workers 2]
+    python bench/analysis_e2e.py MUSIC_DIR [--workers 2] [--album-size N]
 
 Starts one orchestrator and --workers analysis workers (one inference thread
 each, as deployed) against a scratch database on the local PostgreSQL and a
@@ -8,6 +8,12 @@ scratch Redis database, runs the "analysis" task over MUSIC_DIR and reports
 tracks/s from the first album job starting to the task's end (index update
 included).  Compare with `bench/analysis_speed.py MUSIC_DIR --workers N` run
 the same day: the difference is the queue and database overhead.
+
+It also reports how busy the workers were.  One album is one job, so on a
+small corpus of uneven albums one worker finishes the last big album alone
+while the others idle; --album-size N regroups the files (symlinks in a temp
+folder) into folders of at most N, as in a library of many ordinary albums,
+to tell that tail apart from per-job overhead.
 """
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ import argparse
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -26,10 +33,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("music_dir", type=Path)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--album-size", type=int, default=0, help="regroup into folders of at most N files")
     options = parser.parse_args()
     from bench.scratch import scratch_database
-    with scratch_database("sonarium_e2e") as url:
-        run(options.music_dir, options.workers, url)
+    with scratch_database("sonarium_e2e") as url, tempfile.TemporaryDirectory() as farm:
+        music_dir = options.music_dir
+        if options.album_size:
+            music_dir = regroup(music_dir, Path(farm), options.album_size)
+        run(music_dir, options.workers, url)
+
+
+def regroup(music_dir: Path, farm: Path, size: int) -> Path:
+    """Symlinks to every audio file of music_dir, in folders of at most `size`."""
+    from analysis.decode import AUDIO_EXTENSIONS
+    files = sorted(p for p in music_dir.resolve().rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS)
+    for number, file in enumerate(files):
+        folder = farm / f"part-{number // size:04d}"
+        folder.mkdir(exist_ok=True)
+        (folder / f"{number:05d}{file.suffix}").symlink_to(file)
+    return farm
 
 
 def run(music_dir: Path, workers: int, url: str) -> None:

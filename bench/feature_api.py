@@ -1,6 +1,7 @@
 """The instant features through gunicorn, on a large synthetic library.
 
     python bench/feature_api.py [--tracks 300000] [--indexed 100000] [--clients 8] [--requests 400]
+                                [--web-threads N]
 
 Fills a scratch database with --tracks analysed tracks (pseudo-word titles and
 artists, for the autocomplete) of which --indexed carry a 400-d embedding
@@ -9,15 +10,19 @@ starts gunicorn as deployed (deployment/gunicorn.conf.py, WEB_WORKERS=2) and
 sends, from --clients concurrent keep-alive clients, --requests requests per
 client to each endpoint: similar tracks (n=25 and n=500), a song path of
 length 25, alchemy (two added, one subtracted) and the autocomplete.  Reports
-latency percentiles per endpoint, the web workers' memory, and the time to
-build the index.  The client threads run on the same 2 cores as the server,
-so the figures include their cost.
+latency percentiles per endpoint, the CPU time spent per request by the
+server (gunicorn, its workers) and by the client, the web workers' memory,
+and the time to build the index.  The client threads run on the same 2 cores
+as the server: with 8 clients always waiting on an answer, the latency is
+the CPU time per request (server, client and PostgreSQL) times 8 over 2 cores.
 """
 from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import http.client
 import io
+import json
 import os
 import socket
 import statistics
@@ -28,6 +33,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import psutil
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -91,31 +97,56 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
     return {"p50": pick(0.5), "p90": pick(0.9), "p99": pick(0.99), "max": ordered[-1] * 1000}
 
 
-def load(base: str, name: str, make_request, clients: int, per_client: int, report: bool = True) -> None:
-    import requests
+def load(base: str, name: str, make_request, clients: int, per_client: int, server=None,
+         report: bool = True) -> None:
+    """`clients` threads, each on one keep-alive connection, sending `per_client` requests in a row.
+
+    Prints latency percentiles and the CPU time the server processes (`server`: a
+    psutil.Process and its children) and this client spent per request.
+    """
+    host, port = base.split("//", 1)[1].split(":")
 
     def client(number: int) -> list[float]:
         rng = np.random.default_rng(1000 + number)
-        session = requests.Session()
+        connection = http.client.HTTPConnection(host, int(port), timeout=30)
         timings = []
         for _ in range(per_client):
             method, path, body = make_request(rng)
+            payload = json.dumps(body).encode() if body is not None else None
             started = time.perf_counter()
-            answer = session.request(method, base + path, json=body, timeout=30)
+            connection.request(method, path, body=payload,
+                               headers={"Content-Type": "application/json"} if payload else {})
+            answer = connection.getresponse()
+            content = answer.read()
             timings.append(time.perf_counter() - started)
-            if answer.status_code != 200:
-                raise SystemExit(f"{name}: {path} answered {answer.status_code}: {answer.text[:300]}")
+            if answer.status != 200:
+                raise SystemExit(f"{name}: {path} answered {answer.status}: {content[:300]!r}")
+        connection.close()
         return timings
 
+    def cpu_seconds() -> tuple[float, float]:
+        server_cpu = 0.0
+        if server is not None:
+            for process in [server, *server.children()]:
+                times = process.cpu_times()
+                server_cpu += times.user + times.system
+        own = psutil.Process().cpu_times()
+        return server_cpu, own.user + own.system
+
+    server_before, client_before = cpu_seconds()
     started = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(clients) as pool:
         samples = [t for timings in pool.map(client, range(clients)) for t in timings]
     wall = time.perf_counter() - started
+    server_after, client_after = cpu_seconds()
     if not report:
         return
     figures = _percentiles(samples)
-    print(f"| {name} | {clients} | {len(samples)} | {figures['p50']:.1f} | {figures['p90']:.1f} | "
-          f"{figures['p99']:.1f} | {figures['max']:.0f} | {len(samples) / wall:.0f} |", flush=True)
+    count = len(samples)
+    print(f"| {name} | {clients} | {count} | {figures['p50']:.1f} | {figures['p90']:.1f} | "
+          f"{figures['p99']:.1f} | {figures['max']:.0f} | {count / wall:.0f} | "
+          f"{(server_after - server_before) / count * 1000:.1f} | {(client_after - client_before) / count * 1000:.1f} |",
+          flush=True)
 
 
 def main() -> None:
@@ -124,6 +155,7 @@ def main() -> None:
     parser.add_argument("--indexed", type=int, default=100_000)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--requests", type=int, default=400, help="per client and endpoint")
+    parser.add_argument("--web-threads", type=int, help="WEB_THREADS for gunicorn (default: the setting's)")
     options = parser.parse_args()
     from bench.scratch import scratch_database
     with scratch_database("sonarium_features") as url, tempfile.TemporaryDirectory() as data_dir:
@@ -131,12 +163,13 @@ def main() -> None:
 
 
 def run(options, url: str, data_dir: str) -> None:
-    import psutil
     import requests
     port = _free_port()
     os.environ.update(DATABASE_URL=url, REDIS_URL="redis://127.0.0.1:6379/12", MEDIASERVER_TYPE="local",
                       MUSIC_DIR=data_dir, SONARIUM_DATA_DIR=data_dir, LOG_LEVEL="WARNING", WEB_HOST="127.0.0.1",
                       WEB_PORT=str(port), WEB_WORKERS="2", PYTHONPATH=str(REPO))
+    if options.web_threads:
+        os.environ["WEB_THREADS"] = str(options.web_threads)
     import runtime
     from similarity import index as track_index
     runtime.init()
@@ -176,13 +209,16 @@ def run(options, url: str, data_dir: str) -> None:
                 "GET", f"/api/search_tracks?q={words[rng.integers(0, len(words))][:int(rng.integers(3, 7))]}",
                 None),
         }
-        print("\n| endpoint | clients | requests | p50 ms | p90 ms | p99 ms | max ms | req/s |")
-        print("|---|---|---|---|---|---|---|---|")
+        print("\n| endpoint | clients | requests | p50 ms | p90 ms | p99 ms | max ms | req/s "
+              "| server CPU ms/req | client CPU ms/req |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        web = psutil.Process(server.pid)
         for name, make_request in endpoints.items():
             load(base, name, make_request, 2, 10, report=False)   # warm-up
-            load(base, name, make_request, options.clients, options.requests)
-        load(base, "find_path length=25, one client", endpoints["find_path length=25"], 1, options.requests)
-        workers = psutil.Process(server.pid).children()
+            load(base, name, make_request, options.clients, options.requests, web)
+        for name in ("similar_tracks n=25", "find_path length=25"):
+            load(base, f"{name}, one client", endpoints[name], 1, options.requests, web)
+        workers = web.children()
         print(f"\nweb workers' RSS: {', '.join(f'{w.memory_info().rss / 2**20:.0f} MiB' for w in workers)}")
     finally:
         server.terminate()

@@ -11,7 +11,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 _settings = load_settings()
 bind = f"{_settings.web_host}:{_settings.web_port}"
 workers = _settings.web_workers
-threads = 4
+threads = _settings.web_threads
 timeout = 120
 graceful_timeout = 10
 accesslog = None

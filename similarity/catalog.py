@@ -7,15 +7,17 @@ a playlist needs, and text a user typed into track ids.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import unicodedata
 from typing import Any, Iterable
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import BigInteger, Text, and_, any_, bindparam, func, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from db.models import Track
 from db.search import contains, fold
-from db.session import session_scope
+from db.session import engine
 
 MIN_SEARCH_CHARS = 3
 SEARCH_LIMIT_MAX = 50
@@ -48,11 +50,13 @@ class TrackInfo:
 
 def _plain(text: str | None) -> str:
     """Lower case, accents removed, punctuation collapsed to single spaces."""
-    decomposed = unicodedata.normalize("NFKD", (text or "").casefold())
-    letters = "".join(c for c in decomposed if not unicodedata.combining(c))
+    letters = (text or "").casefold()
+    if not letters.isascii():   # most names are: skip the per-character accent pass for them
+        letters = "".join(c for c in unicodedata.normalize("NFKD", letters) if not unicodedata.combining(c))
     return _NOT_WORD.sub(" ", letters).strip()
 
 
+@functools.lru_cache(maxsize=50_000)   # every similar/path/alchemy request keys a few hundred tracks
 def song_key(title: str | None, artist: str | None) -> str:
     """What two recordings of one song share: title without qualifiers, and artist, folded.
 
@@ -70,14 +74,23 @@ def _info(row) -> TrackInfo:
     return TrackInfo(*row)
 
 
+def _any(values: list, item_type):
+    """`= ANY(:array)`: one bound array instead of an IN list SQLAlchemy coerces item by item."""
+    return any_(bindparam("values", values, type_=ARRAY(item_type)))
+
+
+def _read(statement) -> list:
+    """Rows of a read-only query on a plain connection: the feature APIs' hot path, so no ORM session."""
+    with engine().connect() as connection:
+        return connection.execute(statement).all()
+
+
 def describe(track_ids: Iterable[int]) -> dict[int, TrackInfo]:
     """TrackInfo for each id that still exists, in one query."""
     wanted = list(dict.fromkeys(track_ids))
     if not wanted:
         return {}
-    with session_scope() as session:
-        rows = session.execute(select(*_COLUMNS).where(Track.id.in_(wanted))).all()
-    return {row.id: _info(row) for row in rows}
+    return {row.id: _info(row) for row in _read(select(*_COLUMNS).where(Track.id == _any(wanted, BigInteger)))}
 
 
 def by_item_ids(item_ids: Iterable[str], provider: str | None = None) -> dict[str, TrackInfo]:
@@ -89,14 +102,13 @@ def by_item_ids(item_ids: Iterable[str], provider: str | None = None) -> dict[st
     wanted = list(dict.fromkeys(item_ids))
     if not wanted:
         return {}
-    query = (select(*_COLUMNS).where(Track.item_id.in_(wanted), Track.analyzed_at.isnot(None))
+    query = (select(*_COLUMNS).where(Track.item_id == _any(wanted, Text), Track.analyzed_at.isnot(None))
              .order_by(Track.seen_at.desc().nulls_last(), Track.id))
     if provider is not None:
         query = query.where(Track.provider == provider)
     found: dict[str, TrackInfo] = {}
-    with session_scope() as session:
-        for row in session.execute(query):
-            found.setdefault(row.item_id, _info(row))
+    for row in _read(query):
+        found.setdefault(row.item_id, _info(row))
     return found
 
 
@@ -114,11 +126,9 @@ def by_title_artist(title: str, artist: str | None = None) -> TrackInfo | None:
     condition = [fold(Track.title) == fold(title), Track.analyzed_at.isnot(None)]
     if artist:
         condition.append(fold(Track.artist) == fold(artist))
-    with session_scope() as session:
-        row = session.execute(select(*_COLUMNS).where(*condition)
-                              .order_by(func.length(func.coalesce(Track.album, "")), Track.id)
-                              .limit(1)).first()
-    return _info(row) if row else None
+    rows = _read(select(*_COLUMNS).where(*condition)
+                 .order_by(func.length(func.coalesce(Track.album, "")), Track.id).limit(1))
+    return _info(rows[0]) if rows else None
 
 
 def search(text: str, limit: int = 20) -> list[TrackInfo]:
@@ -134,10 +144,8 @@ def search(text: str, limit: int = 20) -> list[TrackInfo]:
         raise ValueError(f"type at least {MIN_SEARCH_CHARS} characters")
     words = [w for w in needle.split(" ") if w]
     each_word = [or_(contains(Track.title, w), contains(Track.artist, w)) for w in words]
-    with session_scope() as session:
-        rows = session.execute(select(*_COLUMNS).where(and_(*each_word), Track.analyzed_at.isnot(None))
-                               .limit(_SEARCH_CANDIDATES)).all()
-    found = [_info(row) for row in rows]
+    found = [_info(row) for row in _read(select(*_COLUMNS).where(and_(*each_word), Track.analyzed_at.isnot(None))
+                                         .limit(_SEARCH_CANDIDATES))]
     folded = _plain(needle)
 
     def rank(track: TrackInfo) -> tuple:

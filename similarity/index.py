@@ -22,7 +22,7 @@ import numpy as np
 import voyager
 from sqlalchemy import select, text
 
-from analysis.features import VECTOR_MODEL
+from analysis.vectors import VECTOR_MODEL
 from analysis.standardize import Standardization
 from db import blobs
 from db.models import Embedding
