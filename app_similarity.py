@@ -69,7 +69,7 @@ def _seed(index: TrackIndex, prefix: str, role: str) -> TrackInfo:
     title = request.args.get(prefix + "title", "").strip()
     artist = request.args.get(prefix + "artist", "").strip() or None
     if item_id:
-        track = catalog.by_item_id(item_id)
+        track = catalog.by_item_id(item_id, index.names)
         if track is None:
             raise _Refused(404, f"no analysed track with item_id {item_id[:80]!r}")
     elif title:

@@ -177,7 +177,7 @@ def resolve(index: TrackIndex, add_item_ids: list[str],
     Raises AlchemyError 404 naming the first id that is unknown, not analysed, or
     not in the similarity index yet.
     """
-    found = catalog.by_item_ids([*add_item_ids, *subtract_item_ids])
+    found = catalog.by_item_ids([*add_item_ids, *subtract_item_ids], names=index.names)
     for item_id in [*add_item_ids, *subtract_item_ids]:
         track = found.get(item_id)
         if track is None:
@@ -220,7 +220,7 @@ def mix(index: TrackIndex, add: list[TrackInfo], subtract: list[TrackInfo], n: i
     given = {t.id for t in add} | subtract_ids
     given_keys = {t.song_key for t in add} | {t.song_key for t in subtract}
     pool = index.nearest(add_centre, max(POOL_FACTOR * n, MIN_POOL), exclude=given)
-    described = catalog.describe(track_id for track_id, _ in pool)
+    described = catalog.describe((track_id for track_id, _ in pool), index.names)
     candidates: list[TrackInfo] = []
     distances: list[float] = []
     seen_keys = set(given_keys)

@@ -169,7 +169,7 @@ def build(index: TrackIndex, provider: MediaProvider, n: int = DEFAULT_N) -> Fin
     history = provider.listening_history(HISTORY_LIMIT)
     if not history:
         raise FingerprintError(f"{provider.label} reports no listening history yet: play some music first")
-    known = catalog.by_item_ids((r.track_id for r in history), provider=provider.type)
+    known = catalog.by_item_ids((r.track_id for r in history), provider=provider.type, names=index.names)
     matched = [(r, known[r.track_id]) for r in history if r.track_id in known and known[r.track_id].id in index]
     if not matched:
         raise FingerprintError(f"none of the {len(history)} played tracks is analysed yet: "
@@ -195,7 +195,7 @@ def build(index: TrackIndex, provider: MediaProvider, n: int = DEFAULT_N) -> Fin
 
     free = n - len(seeds)
     pool = index.nearest(fingerprint, POOL_MARGIN * free + len(seeds), exclude=used_ids) if free > 0 else []
-    described = catalog.describe(track_id for track_id, _ in pool)
+    described = catalog.describe((track_id for track_id, _ in pool), index.names)
     neighbours: list[tuple[TrackInfo, float]] = []
     for track_id, distance in pool:
         track = described.get(track_id)

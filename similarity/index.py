@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import logging
+from typing import Any
 
 import numpy as np
 import voyager
@@ -45,6 +46,8 @@ class TrackIndex:
     standardization: Standardization
     version: int
     deleted: int
+    #: catalog.Names of the indexed tracks, when the holder loaded them (the web process does)
+    names: Any = None
 
     @property
     def size(self) -> int:

@@ -1,9 +1,10 @@
 """The index as the web process holds it: loaded at start, replaced when a new version is stored.
 
 A background thread compares the newest stored version with the loaded one
-every INDEX_RELOAD_SECONDS and loads a newer one beside the current; the
-swap is a single reference assignment, so queries during a reload keep using
-the old index and never wait.
+every INDEX_RELOAD_SECONDS and loads a newer one beside the current, with
+the names of the tracks it holds (catalog.Names); the swap is a single
+reference assignment, so queries during a reload keep using the old index and
+never wait.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import threading
 from typing import Any
 
 from db import blobs
+from similarity import catalog
 from similarity import index as track_index
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,8 @@ class LiveIndex:
                     self._error = None
                     return False
                 fresh = track_index.load()
+                if fresh is not None:
+                    fresh.names = catalog.Names.load([int(i) for i in fresh.index.ids])
                 self._current = fresh
                 self._error = None
                 log.info("similarity index v%s loaded (%s tracks)", fresh.version if fresh else None,

@@ -94,7 +94,7 @@ def similar_tracks(index: TrackIndex, seed: TrackInfo, n: int = DEFAULT_N,
         if not found:
             break
         seen.update(track_id for track_id, _ in found)
-        infos = catalog.describe(track_id for track_id, _ in found)
+        infos = catalog.describe((track_id for track_id, _ in found), index.names)
         found = [(track_id, distance) for track_id, distance in found if track_id in infos]  # gone from the db
         # Blocks of candidates, closest first: the work stays proportional to the candidates
         # actually examined (a batch of 700 for n=500 usually stops after ~510).

@@ -29,11 +29,11 @@ How a path is built (`find_path`):
    costs two long steps.  Rules: no two recordings of one song (same song
    key, or closer than neighbours.DUPLICATE_DISTANCE; start and end included);
    a chain that breaks them loses the offending track and is solved again.
-   Figures on the dev corpus (170 tracks; 40 random pairs, length 12),
-   against simply taking the nearest unused track to each backbone point:
-   longest step 0.57 against 0.86, mean step 0.33 against 0.44, distance to
-   the end falling at 78% of the steps against 68%, and no step over
-   GAP_RATIO local realistic steps where the nearest picks had 0.13 per path.
+   Figures on the dev corpus (`bench/feature_quality.py`, docs/QUALITY.md:
+   170 tracks, 40 random pairs, length 12), against taking the nearest unused
+   track to each backbone point: longest step 0.56 against 0.85 on average,
+   mean step 0.33 against 0.44, distance to the end falling at 79% of the
+   steps against 62% (75% when the nearest picks are put in order of progress).
    When no chain exists (a small library), the slots are filled one
    by one instead (best place among tracks ahead of the previous pick) and
    the picks put in order of progress; when the candidates run out, every
@@ -299,7 +299,7 @@ def find_path(index: TrackIndex, start: TrackInfo, end: TrackInfo, length: int =
     while len(backbone):
         new = sorted(_candidates(index, backbone, k) - looked_up - {start.id, end.id})
         looked_up.update(new)
-        info.update(catalog.describe(new))
+        info.update(catalog.describe(new, index.names))
         present = [t for t in new if t in info]         # tracks gone from the catalog are skipped
         ids += present
         points = np.concatenate([points, index.unit_vectors(present)])

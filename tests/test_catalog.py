@@ -52,3 +52,22 @@ def test_index_points_and_membership(env):
         current.unit_vectors([library.ids["jazz-0"], 10**9])
     nearest = current.nearest(points[0], k=2, exclude={library.ids["jazz-0"]})
     assert len(nearest) == 2 and library.ids["jazz-0"] not in dict(nearest)
+
+
+def test_names_held_beside_the_index_answer_without_the_database(env):
+    from similarity.live import LiveIndex
+    library = make_library({"jazz": 3})
+    live = LiveIndex()
+    live.refresh()
+    names = live.current.names
+    assert set(names.by_id) == set(library.ids.values())
+    jazz0 = library.ids["jazz-0"]
+    with session_scope() as session:   # renamed after the index was read: the held name stays until the next version
+        session.get(Track, jazz0).title = "Renamed"
+    assert catalog.describe([jazz0], names)[jazz0].title == "Jazz 0"
+    assert catalog.describe([jazz0])[jazz0].title == "Renamed"
+    assert catalog.by_item_id("jazz-1", names).id == library.ids["jazz-1"]
+    assert catalog.by_item_ids(["jazz-1"], provider="navidrome", names=names) == {}  # another server's id
+    with session_scope() as session:   # a track analysed after the index was read comes from the database
+        session.add(Track(provider="local", item_id="late", title="Late", analyzed_at=session.scalar(catalog.func.now())))
+    assert catalog.by_item_id("late", names).title == "Late"
