@@ -21,13 +21,14 @@ from werkzeug.exceptions import HTTPException
 import runtime
 from config import ConfigError, load_settings
 from mediaserver.base import AuthFailed, NotFound, NotSupported, ProviderError, Unreachable
+from similarity.live import NoIndex
 
 log = logging.getLogger(__name__)
 
 # A media server's failures as HTTP answers: its absence or refusal is a bad
 # gateway (502), never the caller's fault; a missing item is 404; a feature the
 # server lacks is a conflict with the current configuration (409).
-_PROVIDER_STATUS = {Unreachable: 502, AuthFailed: 502, NotFound: 404, NotSupported: 409}
+_PROVIDER_STATUS = ((Unreachable, 502), (AuthFailed, 502), (NotFound, 404), (NotSupported, 409))
 
 
 def api_error(status: int, message: str, **extra: Any):
@@ -47,7 +48,11 @@ def _register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(ProviderError)
     def media_server_error(error: ProviderError):
-        return api_error(_PROVIDER_STATUS.get(type(error), 502), str(error))
+        return api_error(next((code for kind, code in _PROVIDER_STATUS if isinstance(error, kind)), 502), str(error))
+
+    @app.errorhandler(NoIndex)
+    def no_index(error: NoIndex):
+        return api_error(503, str(error))
 
     @app.errorhandler(ConfigError)
     def media_server_not_configured(error: ConfigError):

@@ -39,15 +39,14 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, render_template, request
 
 from app import api_error
-from config import ConfigError
 from mediaserver import settings_store
-from mediaserver.base import AuthFailed, NotFound, NotSupported, ProviderError, Unreachable
+from mediaserver.base import AuthFailed
 from mediaserver.registry import provider_for
 from similarity import alchemy, fingerprint
+from similarity.index import TrackIndex
 
 bp = Blueprint("alchemy", __name__)
 
-_NO_INDEX = "no similarity index yet: run the library analysis"
 
 
 class BadRequest(ValueError):
@@ -97,8 +96,8 @@ def _item_ids(body: dict, name: str, required: bool) -> list[str]:
     return value
 
 
-def _index():
-    return current_app.extensions["sonarium.index"].current
+def _index() -> TrackIndex:
+    return current_app.extensions["sonarium.index"].require()
 
 
 @bp.get("/alchemy")
@@ -122,8 +121,6 @@ def alchemy_api():
     except BadRequest as error:
         return api_error(400, str(error))
     index = _index()
-    if index is None:
-        return api_error(503, _NO_INDEX)
     try:
         add_tracks, subtract_tracks = alchemy.resolve(index, add, subtract)
         mixture = alchemy.mix(index, add_tracks, subtract_tracks, n=n, temperature=temperature, seed=seed,
@@ -139,12 +136,6 @@ def fingerprint_page():
                            max_n=fingerprint.MAX_N, credential_fields=fingerprint.CREDENTIAL_SETTINGS)
 
 
-# Provider failures, most specific class first: (error class, HTTP status).  A refusal of
-# credentials the request carried is the caller's (401); of the saved ones, the server
-# setup's (502, as app.py answers for every route).
-_PROVIDER_ERRORS = ((NotFound, 404), (NotSupported, 409), (Unreachable, 502), (ProviderError, 502))
-
-
 @bp.post("/api/sonic_fingerprint")
 def fingerprint_api():
     try:
@@ -152,25 +143,19 @@ def fingerprint_api():
         n = _integer(body, "n", fingerprint.DEFAULT_N, fingerprint.MIN_N, fingerprint.MAX_N)
     except BadRequest as error:
         return api_error(400, str(error))
-    try:
-        saved = settings_store.effective()
-    except ConfigError as error:
-        return api_error(409, f"the media server is not configured correctly: {error}")
+    saved = settings_store.effective()   # invalid saved settings: 409, as app.py answers ConfigError
     try:
         overrides = fingerprint.credential_overrides(saved.mediaserver_type, body.get("credentials"))
         settings = settings_store.effective(overrides) if overrides else saved
     except ValueError as error:   # ConfigError included; its messages never show a secret
         return api_error(400, str(error))
     index = _index()
-    if index is None:
-        return api_error(503, _NO_INDEX)
     try:
         result = fingerprint.build(index, provider_for(settings), n)
     except fingerprint.FingerprintError as error:
         return api_error(error.status, str(error))
     except AuthFailed as error:   # provider messages are written for users and never hold credentials
-        return api_error(401 if overrides else 502, str(error))
-    except ProviderError as error:
-        status = next(code for kind, code in _PROVIDER_ERRORS if isinstance(error, kind))
-        return api_error(status, str(error))
+        if overrides:             # the credentials this request carried were refused: the caller's to fix
+            return api_error(401, str(error))
+        raise                     # the saved ones: 502, as app.py answers every media-server failure
     return jsonify(result.as_json())

@@ -30,8 +30,6 @@ from similarity.index import TrackIndex
 
 bp = Blueprint("similarity", __name__)
 
-NO_INDEX = "no similarity index yet: run the library analysis"
-
 
 class _Refused(Exception):
     """A request the API answers with an error: (HTTP status, message)."""
@@ -57,10 +55,7 @@ def _integer(name: str, low: int, high: int | None, default: int | None) -> int 
 
 
 def _index() -> TrackIndex:
-    current = current_app.extensions["sonarium.index"].current
-    if current is None:
-        raise _Refused(503, NO_INDEX)
-    return current
+    return current_app.extensions["sonarium.index"].require()
 
 
 def _seed(index: TrackIndex, prefix: str, role: str) -> TrackInfo:

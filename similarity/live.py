@@ -18,6 +18,12 @@ from similarity import index as track_index
 
 log = logging.getLogger(__name__)
 
+NO_INDEX = "no similarity index yet: run the library analysis"
+
+
+class NoIndex(LookupError):
+    """No index is loaded (nothing analysed yet); the web app answers 503."""
+
 
 class LiveIndex:
     def __init__(self):
@@ -30,6 +36,13 @@ class LiveIndex:
     @property
     def current(self) -> track_index.TrackIndex | None:
         return self._current
+
+    def require(self) -> track_index.TrackIndex:
+        """The loaded index; NoIndex when there is none yet."""
+        current = self._current
+        if current is None:
+            raise NoIndex(NO_INDEX)
+        return current
 
     def refresh(self) -> bool:
         """Load the newest stored version if it is not the one held; True if it changed."""
@@ -70,7 +83,7 @@ class LiveIndex:
         if current is not None:
             report.update(version=current.version, size=current.size, deleted=current.deleted)
         else:
-            report["reason"] = "no index yet: run the library analysis"
+            report["reason"] = NO_INDEX
         if self._error:
             report["error"] = self._error
         return report

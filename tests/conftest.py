@@ -126,6 +126,14 @@ def music_dir(tmp_path):
 
 
 @pytest.fixture
+def playlist_dir(tmp_path, monkeypatch):
+    """Where the local provider writes playlists in this test."""
+    folder = tmp_path / "playlists"
+    monkeypatch.setenv("PLAYLIST_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture
 def env(monkeypatch, database_url, redis_url, music_dir, tmp_path):
     """Settings for this test, in the environment (so worker subprocesses share them),
     with short heartbeat and reconcile periods; the process is initialised on them."""

@@ -1,24 +1,16 @@
 """The song alchemy and sonic fingerprint pages in headless Chromium: pick, run, read, save as .m3u8."""
 import datetime as dt
 import re
-from pathlib import Path
 
 import pytest
 
-from mediaserver.local import decode_id
 from tests.library import make_library
+from tests.pages import files_of_rows, pick, playlist_files
 from tests.test_fingerprint_api import write_play_log
 from tests.test_pages import ARTIFACTS
 
 pytestmark = pytest.mark.browser
 GROUPS = {"jazz": 16, "metal": 16, "ambient": 16}
-
-
-@pytest.fixture
-def playlist_dir(tmp_path, monkeypatch):
-    folder = tmp_path / "playlists"
-    monkeypatch.setenv("PLAYLIST_DIR", str(folder))
-    return folder
 
 
 @pytest.fixture
@@ -32,26 +24,6 @@ def app(library):
     """The web app, created after the library so it loads its index (overrides conftest's `app`)."""
     from app import create_app
     return create_app({"TESTING": True})
-
-
-def pick(page, selector: str, typed: str, title: str) -> None:
-    """Type into a song picker and click the option whose title is exactly `title`."""
-    page.fill(selector, typed)
-    option = page.locator(f"{selector}-options li[role=option]").filter(
-        has=page.locator(".picker-title", has_text=re.compile(f"^{re.escape(title)}$")))
-    option.click()
-
-
-def saved_files(playlist_file: Path) -> list[str]:
-    lines = playlist_file.read_text(encoding="utf-8").splitlines()
-    assert lines[0] == "#EXTM3U"
-    return [line for line in lines[1:] if not line.startswith("#")]
-
-
-def files_of_rows(page, table: str, music_dir: Path) -> list[str]:
-    item_ids = page.locator(f"{table} table.tracks tbody tr").evaluate_all(
-        "rows => rows.map(row => row.dataset.itemId)")
-    return [str(music_dir / decode_id(item_id).decode()) for item_id in item_ids]
 
 
 def test_alchemy_page(live_server, page, music_dir, playlist_dir):
@@ -104,7 +76,7 @@ def test_alchemy_page(live_server, page, music_dir, playlist_dir):
     page.screenshot(path=str(ARTIFACTS / "alchemy.png"), full_page=True)
     saved = playlist_dir / "Jazz 1 + Metal 0 − Metal 1.m3u8"
     assert saved.is_file()
-    assert saved_files(saved) == files_of_rows(page, "#result-table", music_dir)
+    assert playlist_files(saved) == files_of_rows(page, music_dir, "#result-table")
 
 
 def test_sonic_fingerprint_page(live_server, page, library, music_dir, playlist_dir, tmp_path, monkeypatch):
@@ -137,7 +109,7 @@ def test_sonic_fingerprint_page(live_server, page, library, music_dir, playlist_
     page.screenshot(path=str(ARTIFACTS / "sonic-fingerprint.png"), full_page=True)
     saved = playlist_dir / "Sonic fingerprint.m3u8"
     assert saved.is_file()
-    assert saved_files(saved) == files_of_rows(page, "#result-table", music_dir)
+    assert playlist_files(saved) == files_of_rows(page, music_dir, "#result-table")
 
 
 def test_fingerprint_credentials_go_in_the_body_only(live_server, page, monkeypatch):

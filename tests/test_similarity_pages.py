@@ -1,22 +1,13 @@
 """The similar-songs and song-path pages in headless Chromium: pick songs, run, save the playlist as .m3u8."""
-import re
-from pathlib import Path
 
 import pytest
 
-from mediaserver.local import decode_id
 from tests.library import make_library
+from tests.pages import files_of_rows, pick, playlist_files
 from tests.test_pages import ARTIFACTS
 
 pytestmark = pytest.mark.browser
 GROUPS = {"jazz": 12, "metal": 12, "ambient": 12}
-
-
-@pytest.fixture
-def playlist_dir(tmp_path, monkeypatch):
-    folder = tmp_path / "playlists"
-    monkeypatch.setenv("PLAYLIST_DIR", str(folder))
-    return folder
 
 
 @pytest.fixture
@@ -32,28 +23,8 @@ def app(library):
     return create_app({"TESTING": True})
 
 
-def pick(page, selector: str, typed: str, title: str) -> None:
-    """Type into a song picker and click the option whose title is exactly `title`."""
-    page.fill(selector, typed)
-    option = page.locator(f"{selector}-options li[role=option]").filter(
-        has=page.locator(".picker-title", has_text=re.compile(f"^{re.escape(title)}$")))
-    option.click()
-    assert page.input_value(selector).startswith(title)
-
-
 def table_titles(page) -> list[str]:
     return page.locator("table.tracks tbody tr td:nth-child(2)").all_inner_texts()
-
-
-def playlist_files(playlist_file: Path) -> list[str]:
-    lines = playlist_file.read_text(encoding="utf-8").splitlines()
-    assert lines[0] == "#EXTM3U"
-    return [line for line in lines[1:] if not line.startswith("#")]
-
-
-def expected_files(page, music_dir: Path) -> list[str]:
-    item_ids = page.locator("table.tracks tbody tr").evaluate_all("rows => rows.map(row => row.dataset.itemId)")
-    return [str(music_dir / decode_id(item_id).decode()) for item_id in item_ids]
 
 
 def test_similar_songs_page(live_server, page, music_dir, playlist_dir):
@@ -93,7 +64,7 @@ def test_similar_songs_page(live_server, page, music_dir, playlist_dir):
     page.screenshot(path=str(ARTIFACTS / "similarity.png"), full_page=True)
     saved = playlist_dir / "Similar to Jazz 1.m3u8"
     assert saved.is_file()
-    assert playlist_files(saved) == expected_files(page, music_dir)
+    assert playlist_files(saved) == files_of_rows(page, music_dir)
 
 
 def test_song_path_page(live_server, page, music_dir, playlist_dir):
@@ -134,4 +105,4 @@ def test_song_path_page(live_server, page, music_dir, playlist_dir):
     page.screenshot(path=str(ARTIFACTS / "path.png"), full_page=True)
     saved = playlist_dir / "Jazz 1 to Ambient 0.m3u8"
     assert saved.is_file()
-    assert playlist_files(saved) == expected_files(page, music_dir)
+    assert playlist_files(saved) == files_of_rows(page, music_dir)
