@@ -286,6 +286,34 @@ def test_from_settings(supysonic):
     assert "NAVIDROME_PASSWORD" in str(_raises(ProviderError, NavidromeProvider.from_settings, Settings()))
 
 
+
+def test_create_playlist_api_pushes_in_order_to_subsonic(supysonic, provider, env, monkeypatch):
+    """POST /api/create_playlist as the feature pages send it, with Navidrome settings, against supysonic."""
+    from app import create_app
+    from db.models import Track
+    from db.session import session_scope
+    tracks = _track_by_title(provider)
+    with session_scope() as session:
+        session.add_all(Track(provider="navidrome", item_id=t.id, title=t.title, artist=t.artist)
+                        for t in tracks.values())
+    for name, value in (("MEDIASERVER_TYPE", "navidrome"), ("NAVIDROME_URL", supysonic[0]), ("NAVIDROME_USER", USER),
+                        ("NAVIDROME_PASSWORD", PASSWORD), ("NAVIDROME_AUTH", "password")):
+        monkeypatch.setenv(name, value)
+    client = create_app({"TESTING": True}).test_client()
+    wanted = [tracks[title].id for title in ("Dawn Two", "Frost One", "Ember Two")]
+    answer = client.post("/api/create_playlist", json={"name": "Sonarium API", "item_ids": wanted, "kind": "path"})
+    assert answer.status_code == 201, answer.get_json()
+    made = answer.get_json()
+    try:
+        assert provider.playlist_track_ids(made["remote_id"]) == wanted
+        assert made["url"] == f"{supysonic[0].rstrip('/')}/app/#/playlist/{made['remote_id']}/show"
+        again = client.post("/api/create_playlist", json={"name": "Sonarium API", "item_ids": wanted[:1]}).get_json()
+        assert [p.name for p in provider.playlists()] == ["Sonarium API"]   # replaced, not duplicated
+        assert provider.playlist_track_ids(again["remote_id"]) == wanted[:1]
+    finally:
+        for playlist in provider.playlists():
+            provider.delete_playlist(playlist.id)
+
 # -- failures, against nothing or a fake server ---------------------------------------
 def test_server_down(tmp_path):
     port = _free_port()
