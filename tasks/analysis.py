@@ -1,6 +1,7 @@
 """Library analysis: every album of the media server, one job per album.
 
-The parent lists the albums (newest first; only the N newest when asked),
+The parent lists the albums (newest first; only the N newest when asked; the
+last _TAIL_ALBUMS of the run biggest first, so it does not end on one long album),
 keeps at most MAX_QUEUED_CHILDREN album jobs live, and reports albums
 done/total, tracks analysed/skipped/failed, the albums in progress, rate and
 ETA.  An album job lists its tracks, skips those already analysed with the
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 _COUNTS = ("analyzed", "skipped", "failed")
 _FAILURES_KEPT = 100                    # per album and per run, shown on the home page
 _RETRY_DELAYS = (2.0, 8.0, 30.0)        # s between attempts at a transient network error
+_TAIL_ALBUMS = 20                       # the run's last albums, started biggest first
 
 
 def _transient(error: ProviderError) -> bool:
@@ -61,11 +63,15 @@ def run_analysis(ctx: TaskContext, num_recent_albums: int = 0, depth: str = DEFA
     started_db = track_store.database_now()
     started = time.monotonic()
     ctx.progress(0, f"listing albums from {provider.label}")
-    albums = []
+    listed = []
     for album in _with_retries(ctx, lambda: list(provider.iter_albums())):
-        albums.append({"album_id": album.id, "album_name": album.name, "depth": depth})
-        if num_recent_albums and len(albums) >= num_recent_albums:
+        listed.append(album)
+        if num_recent_albums and len(listed) >= num_recent_albums:
             break
+    # The last albums start biggest first: a run that ends on one long album leaves
+    # every other worker idle until it is done (13% of a 16-album corpus's time).
+    listed[-_TAIL_ALBUMS:] = sorted(listed[-_TAIL_ALBUMS:], key=lambda album: -(album.track_count or 0))
+    albums = [{"album_id": album.id, "album_name": album.name, "depth": depth} for album in listed]
     ctx.log(f"{len(albums)} albums to look at ({analysis_version(depth)})")
     ctx.set_details(albums_total=len(albums))
     index_every = runtime.settings().index_update_seconds

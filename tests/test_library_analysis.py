@@ -154,3 +154,19 @@ def test_provider_failing_half_way_fails_that_album_only(client, workers, music_
     assert result["failed_albums"] == 1 and result["tracks_analyzed"] == 5
     assert result["tracks_removed"] == 0  # an incomplete run removes nothing
     assert analysed_consistently() == 5
+
+
+def test_the_last_albums_start_biggest_first(client, workers, music_dir):
+    import os
+    import time
+    for age, (album, size) in enumerate((("Small", 1), ("Middle", 2), ("Large", 3))):  # Small is the newest
+        for n in range(1, size + 1):
+            song(music_dir / album / f"{n}.flac", album, f"{album} {n}", 100)
+            os.utime(music_dir / album / f"{n}.flac", (time.time() - 100 * age, time.time() - 100 * age))
+    workers.start("high")
+    workers.start("default")
+    task_id = client.post("/api/tasks", json={"type": "analysis"}).json["task_id"]
+    wait_for(lambda: not store.get(task_id).status in ("PENDING", "STARTED", "PROGRESS"),
+             timeout=180, every=0.5, message="the analysis to finish")
+    spawned = [child.args["album_name"] for child in store.children(task_id, None, 10)]
+    assert spawned == ["Large", "Middle", "Small"]   # a run never ends on one long album

@@ -45,13 +45,17 @@ def test_home_page_shows_library_analysis_progress_and_failures(live_server, pag
     import os
     import time
     from playwright.sync_api import expect
+    import soundfile
+    from tests.test_analysis import music
     from tests.test_library_analysis import song
     for album in range(6):
         for n in (1, 2):
             song(music_dir / f"Album {album}" / f"{n}.flac", f"Album {album}", f"Song {n}", 100 + 10 * n)
         os.utime(music_dir / f"Album {album}", (time.time() - 1000 + album, time.time() - 1000 + album))
-    (music_dir / "Newest").mkdir()
-    (music_dir / "Newest" / "broken.flac").write_bytes(b"fLaC" + bytes(5000))  # newest album: analysed first
+    (music_dir / "Biggest").mkdir()   # untagged, so one album of three: the biggest, analysed first
+    for n in (1, 2):
+        soundfile.write(music_dir / "Biggest" / f"{n}.flac", music(40, rate=22050, bpm=100), 22050, format="FLAC")
+    (music_dir / "Biggest" / "broken.flac").write_bytes(b"fLaC" + bytes(5000))
     workers.start("high")  # the orchestrator only: the albums wait, so the page shows them waiting
     page.goto(live_server)
     page.click("button[data-type='analysis']")
@@ -65,5 +69,5 @@ def test_home_page_shows_library_analysis_progress_and_failures(live_server, pag
     expect(task.locator(".task-failures li")).to_contain_text("broken · cannot decode")
     page.screenshot(path=str(ARTIFACTS / "home-analysis.png"), full_page=True)
     result = page.locator("#last-result")
-    expect(result).to_contain_text("12 tracks analysed", timeout=120000)
+    expect(result).to_contain_text("14 tracks analysed", timeout=120000)
     expect(result).to_contain_text("broken")
