@@ -38,7 +38,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, render_template, request
 
-from app import api_error
+from api_errors import api_error
 from mediaserver import settings_store
 from mediaserver.base import AuthFailed
 from mediaserver.registry import provider_for

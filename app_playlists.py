@@ -19,8 +19,8 @@ from collections import Counter
 from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 
-from app import api_error
-from db.models import Track
+from api_errors import api_error
+from db.models import PLAYLIST_KINDS, Track
 from db.session import session_scope
 from mediaserver import playlists, settings_store
 from mediaserver.base import ProviderError
@@ -28,7 +28,6 @@ from similarity import catalog
 
 bp = Blueprint("playlists", __name__)
 
-PLAYLIST_KINDS = ("similar", "path", "alchemy", "fingerprint", "manual")
 MAX_NAME_CHARS = 120
 MAX_PLAYLIST_TRACKS = 1000
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, render_template, request
 
-from app import api_error
+from api_errors import api_error
 from config import ConfigError
 from mediaserver import settings_store
 from mediaserver.base import ProviderError

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, render_template, request
 
-from app import api_error
+from api_errors import api_error
 from similarity import catalog, neighbours, path
 from similarity.catalog import TrackInfo
 from similarity.index import TrackIndex

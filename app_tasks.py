@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, render_template, request
 
-from app import api_error
+from api_errors import api_error
 from db.models import LIVE_STATUSES
 from tasks import control, registry, store, submit
 from tasks.serialize import task_json

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import (BigInteger, CheckConstraint, Float, ForeignKey, Index, Integer,
+from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Float, ForeignKey, Index, Integer,
                         LargeBinary, SmallInteger, String, Text, UniqueConstraint, func, text)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, REAL, TIMESTAMP
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -28,6 +28,7 @@ TERMINAL_STATUSES = ("SUCCESS", "FAILURE", "REVOKED")
 PLAYLIST_KINDS = ("automatic", "similar", "path", "alchemy", "chat", "fingerprint", "manual")
 KEYS = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 SCALES = ("major", "minor")
+ROLES = ("admin", "listener")   # admin: settings, tasks, accounts, tokens; listener: the feature pages
 MOOD_COLUMNS = ("danceable", "aggressive", "happy", "party", "relaxed", "sad")  # analysis.moods.MOODS
 
 
@@ -180,6 +181,9 @@ class PlaylistPush(Base):
     provider: Mapped[str] = mapped_column(String(32))
     remote_id: Mapped[str] = mapped_column(Text)
     remote_name: Mapped[str] = mapped_column(Text)
+    # What was written, so a file-based provider can tell its own file from a
+    # user's file of the same name before replacing it.
+    content_sha256: Mapped[str | None] = mapped_column(String(64))
     pushed_at: Mapped[dt.datetime] = _now()
 
 
@@ -211,4 +215,49 @@ class AppSetting(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+    encrypted: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))  # value is a Fernet token
     updated_at: Mapped[dt.datetime] = _now()
+
+
+class Account(Base):
+    """A person who may sign in; `session_epoch` grows when the password changes,
+    which ends every session signed under the old one."""
+
+    __tablename__ = "account"
+    __table_args__ = (
+        CheckConstraint(_in("role", ROLES), name="account_role_valid"),
+        CheckConstraint("username = lower(username)", name="account_username_lower"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(16))
+    session_epoch: Mapped[int] = mapped_column(Integer, server_default="0")
+    created_at: Mapped[dt.datetime] = _now()
+    password_changed_at: Mapped[dt.datetime] = _now()
+
+
+class ApiToken(Base):
+    """A bearer token for scripts and players; only its SHA-256 is kept."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(Text)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    hint: Mapped[str] = mapped_column(String(16))   # the token's first characters, to tell tokens apart
+    created_at: Mapped[dt.datetime] = _now()
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(TIMESTAMP(timezone=True))
+
+
+class SetupCode(Base):
+    """The one-time code that creates the first admin account (one row at most)."""
+
+    __tablename__ = "setup_code"
+    __table_args__ = (CheckConstraint("id = 1", name="setup_code_single"),)
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, server_default="1")
+    code_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = _now()
