@@ -98,6 +98,13 @@ def _url_with_scheme(*schemes: str) -> Callable[[str], str]:
     return parse
 
 
+def _host_list(raw: str) -> tuple[str, ...]:
+    hosts = tuple(part.strip().lower() for part in raw.split(",") if part.strip())
+    if not hosts or any(" " in host or "/" in host for host in hosts):
+        raise ValueError("host names separated by commas, e.g. music.example.org,192.168.1.5")
+    return hosts
+
+
 def _path(raw: str) -> Path:
     if not raw.strip():
         raise ValueError("a filesystem path")
@@ -145,6 +152,18 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("LYRION_URL", _http_url, None, "Lyrion Music Server base URL."),
     Variable("WEB_HOST", _text, "127.0.0.1", "Address the web server listens on."),
     Variable("WEB_PORT", _integer(1, 65535), "8000", "Port the web server listens on."),
+    Variable("ALLOWED_HOSTS", _host_list, None,
+             "Host names the web app answers to, comma-separated (.example.org also allows its subdomains; "
+             "* allows any, unsafe); unset: localhost, 127.0.0.1, ::1 and WEB_HOST, and any IP address "
+             "when WEB_HOST listens on every interface. Other names get 400, which stops DNS rebinding."),
+    Variable("TRUSTED_PROXIES", _integer(0, 5), "0",
+             "Reverse proxies in front of Sonarium whose X-Forwarded-For/-Proto/-Host are believed "
+             "(0: none). Behind an HTTPS proxy, set it so the session cookie is marked Secure."),
+    Variable("ADMIN_USERNAME", _text, "admin", "Name of the admin account created from ADMIN_PASSWORD."),
+    Variable("ADMIN_PASSWORD", _text, None,
+             "Initial admin password for containers (from a Compose or K3S secret): the admin is created "
+             "at start when no account exists. Unset: the start prints a one-time setup code instead.",
+             secret=True),
     Variable("WEB_WORKERS", _integer(1, 32), "2", "gunicorn worker processes."),
     Variable("WEB_THREADS", _integer(1, 16), "2",
              "Threads per web worker: more keep pages responsive while a media server is slow; "
