@@ -6,7 +6,9 @@ Routes and their errors:
                                             or for a bad limit
 - POST /api/create_playlist {"name", "item_ids", "kind", "params"}
                                             stores the playlist, pushes it in order to the configured
-                                            media server and answers 201 with its id and URL there;
+                                            media server and answers 201 with its id and URL there,
+                                            and a "note" (else null) when it was saved beside a
+                                            playlist of that name that Sonarium will not replace;
                                             400 for a bad name, kind or id list (unknown ids named);
                                             media-server failures as app.py maps them (502, 404, 409).
                                             A failed push keeps the stored playlist and says so.
@@ -19,10 +21,11 @@ from collections import Counter
 from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 
+import settings_store
 from api_errors import api_error
 from db.models import PLAYLIST_KINDS, Track
 from db.session import session_scope
-from mediaserver import playlists, settings_store
+from mediaserver import playlists
 from mediaserver.base import ProviderError
 from similarity import catalog
 
@@ -101,10 +104,10 @@ def create_playlist():
                               + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""))
     playlist_id = playlists.record(name, kind, [known[i] for i in item_ids], params)
     try:
-        remote_id = playlists.push(provider, playlist_id)
+        pushed = playlists.push(provider, playlist_id)
     except ProviderError as error:
         error.args = (f"{provider.label}: {error} (the playlist is kept in Sonarium as number {playlist_id})",)
         raise
     return jsonify({"playlist_id": playlist_id, "provider": provider.type, "provider_label": provider.label,
-                    "remote_id": remote_id, "url": provider.playlist_url(remote_id), "name": name,
-                    "tracks": len(item_ids)}), 201
+                    "remote_id": pushed.remote_id, "url": provider.playlist_url(pushed.remote_id), "name": name,
+                    "tracks": len(item_ids), "note": pushed.note}), 201

@@ -140,6 +140,14 @@ class MediaProvider(abc.ABC):
     def delete_playlist(self, playlist_id: str) -> None:
         """Delete one playlist by id (callers only pass ids Sonarium created)."""
 
+    def playlist_fingerprint(self, playlist_id: str) -> str | None:
+        """SHA-256 (hex) of the playlist as stored now; None where the id alone proves whose it is.
+
+        File-based providers need it: a user can edit Sonarium's file, or have
+        a file of the same name, while the id (a path) stays the same.
+        """
+        return None
+
     def playlist_url(self, playlist_id: str) -> str | None:
         """Where a person opens this playlist (a web page, or a file path for M3U); None if nowhere."""
         return None

@@ -6,7 +6,11 @@
   decoded id must stay inside MUSIC_DIR.
 - Albums are the files of one folder sharing an album tag (files without one
   form an album named after the folder); "newest" is the newest file time.
-- Playlists are .m3u8 files in PLAYLIST_DIR, written atomically.
+- Playlists are .m3u8 files in PLAYLIST_DIR, written atomically, readable by
+  all (mode 0644: the media server may run as another user), each entry the
+  exact bytes of the track's path.  A playlist's id is its absolute path, so an
+  id recorded under one PLAYLIST_DIR never names a file of the same name in
+  another.
 - Listening history comes from an optional play log (LOCAL_PLAY_LOG: one line
   per play, "<ISO time><TAB><path>", path absolute or relative to MUSIC_DIR).
 """
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import os
 import re
 import shutil
@@ -75,6 +80,15 @@ def read_tags(path: Path) -> dict[str, str]:
     return found
 
 
+def _entries(playlist: Path) -> int | None:
+    """How many entries an M3U file lists; None if it cannot be read (another user's file)."""
+    try:
+        content = playlist.read_bytes()  # entries are paths, in whatever bytes they were written
+    except OSError:
+        return None
+    return sum(1 for line in content.splitlines() if line.strip() and not line.startswith(b"#"))
+
+
 def _number(value: str | None) -> int | None:
     match = re.match(r"\s*(\d+)", value or "")
     return int(match.group(1)) if match else None
@@ -86,7 +100,7 @@ class LocalProvider(MediaProvider):
 
     def __init__(self, music_dir: Path, playlist_dir: Path, play_log: Path | None = None):
         self.root = Path(music_dir)
-        self.playlist_dir = Path(playlist_dir)
+        self.playlist_dir = Path(os.path.abspath(playlist_dir))
         self.play_log = play_log
         self._album_cache: dict[tuple[bytes, int], list[tuple[Album, list[Path]]]] = {}
         self._lock = threading.Lock()
@@ -227,23 +241,28 @@ class LocalProvider(MediaProvider):
 
     # -- playlists -----------------------------------------------------------------
     def _playlist_path(self, playlist_id: str) -> Path:
-        name = os.path.basename(playlist_id)
-        if name != playlist_id or not name.endswith(_PLAYLIST_SUFFIXES):
-            raise NotFound(f"no such playlist: {playlist_id}")
-        return self.playlist_dir / name
+        path = Path(playlist_id)
+        if (path.parent != self.playlist_dir or path.name.startswith(".")
+                or not path.name.lower().endswith(_PLAYLIST_SUFFIXES)):
+            raise NotFound(f"no such playlist: {display(playlist_id)}")
+        return path
 
     def _write(self, path: Path, track_ids: list[str]) -> None:
-        lines = ["#EXTM3U"]
+        lines = [b"#EXTM3U"]
         for track_id in track_ids:
             file = self.path_of(track_id)
             tags = read_tags(file)
-            lines.append(f"#EXTINF:-1,{tags.get('artist', '')} - {tags.get('title') or display(file.stem)}")
-            lines.append(display(str(file)))
+            title = f"{tags.get('artist', '')} - {tags.get('title') or display(file.stem)}"
+            # One line whatever the tags hold; the path line is the file's own bytes, so
+            # a name that is not UTF-8 still opens.
+            lines.append(b"#EXTINF:-1," + " ".join(title.splitlines()).encode("utf-8", "replace"))
+            lines.append(os.fsencode(file))
         self.playlist_dir.mkdir(parents=True, exist_ok=True)
         fd, temporary = tempfile.mkstemp(prefix=".sonarium-", suffix=".m3u8", dir=self.playlist_dir)
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.write("\n".join(lines) + "\n")
+            with os.fdopen(fd, "wb") as out:
+                out.write(b"\n".join(lines) + b"\n")
+            os.chmod(temporary, 0o644)  # mkstemp made it 0600, unreadable by a media server of another user
             os.replace(temporary, path)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
@@ -252,15 +271,15 @@ class LocalProvider(MediaProvider):
     def create_playlist(self, name: str, track_ids: list[str]) -> str:
         stem = re.sub(r'[\\/:*?"<>|\x00-\x1f]', "_", name).strip(" .") or "playlist"
         candidate, number = f"{stem}.m3u8", 2
-        while (self.playlist_dir / candidate).exists():
+        while os.path.lexists(self.playlist_dir / candidate):  # a dangling symlink is someone's too
             candidate, number = f"{stem} ({number}).m3u8", number + 1
         self._write(self.playlist_dir / candidate, track_ids)
-        return candidate
+        return str(self.playlist_dir / candidate)
 
     def replace_playlist(self, playlist_id: str, name: str, track_ids: list[str]) -> str:
         path = self._playlist_path(playlist_id)
         if not path.exists():
-            raise NotFound(f"no such playlist: {playlist_id}")
+            raise NotFound(f"no such playlist: {display(playlist_id)}")
         self._write(path, track_ids)
         return playlist_id
 
@@ -269,11 +288,18 @@ class LocalProvider(MediaProvider):
             return []
         found = []
         for path in sorted(self.playlist_dir.iterdir()):
-            if path.suffix.lower() in _PLAYLIST_SUFFIXES and not path.name.startswith("."):
-                entries = [line for line in path.read_text(encoding="utf-8", errors="replace").splitlines()
-                           if line.strip() and not line.startswith("#")]
-                found.append(RemotePlaylist(id=path.name, name=path.stem, track_count=len(entries)))
+            if path.suffix.lower() in _PLAYLIST_SUFFIXES and not path.name.startswith(".") and path.is_file():
+                found.append(RemotePlaylist(id=str(path), name=display(path.stem), track_count=_entries(path)))
         return found
+
+    def playlist_fingerprint(self, playlist_id: str) -> str:
+        path = self._playlist_path(playlist_id)
+        try:
+            return hashlib.sha256(path.read_bytes()).hexdigest()
+        except FileNotFoundError:
+            raise NotFound(f"no such playlist: {display(playlist_id)}") from None
+        except OSError as error:
+            raise ProviderError(f"cannot read the playlist {display(path.name)}: {error.strerror or error}") from None
 
     def playlist_url(self, playlist_id: str) -> str | None:
         return str(self._playlist_path(playlist_id))
@@ -281,7 +307,7 @@ class LocalProvider(MediaProvider):
     def delete_playlist(self, playlist_id: str) -> None:
         path = self._playlist_path(playlist_id)
         if not path.exists():
-            raise NotFound(f"no such playlist: {playlist_id}")
+            raise NotFound(f"no such playlist: {display(playlist_id)}")
         path.unlink()
 
     def listening_history(self, limit: int = 500) -> list[PlayRecord]:

@@ -133,16 +133,20 @@ def test_playlists_written_replaced_listed_deleted(library, tmp_path):
     tracks = provider.album_tracks(provider.albums(5, 1)[0].id)
     ids = [tracks[1].id, tracks[0].id]
     playlist_id = provider.create_playlist("Mix: best/of", ids)
-    assert playlist_id == "Mix_ best_of.m3u8"
-    lines = (tmp_path / "playlists" / playlist_id).read_text().splitlines()
+    assert playlist_id == str(tmp_path / "playlists" / "Mix_ best_of.m3u8")  # ids are absolute paths
+    lines = (tmp_path / "playlists" / "Mix_ best_of.m3u8").read_text().splitlines()
     assert lines[0] == "#EXTM3U" and lines[2].endswith("02 second.flac") and lines[4].endswith("01 first.flac")
-    assert provider.create_playlist("Mix: best/of", ids[:1]) == "Mix_ best_of (2).m3u8"
+    second = provider.create_playlist("Mix: best/of", ids[:1])
+    assert second == str(tmp_path / "playlists" / "Mix_ best_of (2).m3u8")
     assert provider.replace_playlist(playlist_id, "Mix", ids[:1]) == playlist_id
-    listed = {p.id: p.track_count for p in provider.playlists()}
-    assert listed == {"Mix_ best_of.m3u8": 1, "Mix_ best_of (2).m3u8": 1}
+    listed = {p.id: (p.name, p.track_count) for p in provider.playlists()}
+    assert listed == {playlist_id: ("Mix_ best_of", 1), second: ("Mix_ best_of (2)", 1)}
     provider.delete_playlist(playlist_id)
-    assert [p.id for p in provider.playlists()] == ["Mix_ best_of (2).m3u8"]
-    for bad in ("../music/x.m3u8", "nope.txt", "missing.m3u8"):
+    assert [p.id for p in provider.playlists()] == [second]
+    elsewhere = tmp_path / "music" / "x.m3u8"
+    elsewhere.write_text("#EXTM3U\n")
+    for bad in ("../music/x.m3u8", str(elsewhere), str(tmp_path / "playlists" / ".." / "music" / "x.m3u8"),
+                "Mix_ best_of (2).m3u8", "nope.txt", str(tmp_path / "playlists" / "missing.m3u8")):
         with pytest.raises(NotFound):
             provider.delete_playlist(bad)
     with pytest.raises(NotFound):
@@ -200,3 +204,33 @@ def test_read_failure_during_download_leaves_nothing(library, tmp_path, monkeypa
     monkeypatch.undo()
     album = next(a for a in provider.albums() if a.name == "Album A")
     assert [t.title for t in provider.album_tracks(album.id)] == ["A"]
+
+
+def test_playlist_files_are_world_readable_whatever_the_umask(library, tmp_path):
+    """A media server running as another user must be able to read the playlists."""
+    provider, _ = library
+    tracks = provider.album_tracks(provider.albums(5, 1)[0].id)
+    old_umask = os.umask(0o077)
+    try:
+        made = provider.create_playlist("Shared", [tracks[0].id])
+        written = tmp_path / "playlists" / "Shared.m3u8"
+        assert written.stat().st_mode & 0o777 == 0o644
+        provider.replace_playlist(made, "Shared", [t.id for t in tracks])
+        assert written.stat().st_mode & 0o777 == 0o644
+    finally:
+        os.umask(old_umask)
+
+
+def test_a_path_that_is_not_utf8_is_written_as_its_exact_bytes(library, tmp_path):
+    provider, root = library
+    latin1 = os.fsencode(str(root / "Weird")) + b"/caf\xe9.flac"
+    flac(tmp_path / "plain.flac", title="Caf\u00e9", artist="Edith")
+    os.rename(tmp_path / "plain.flac", latin1)
+    made = provider.create_playlist("Paris", [encode_id(b"Weird/caf\xe9.flac"), encode_id(b"Weird/caf\xe9 \xff.flac")])
+    lines = (tmp_path / "playlists" / "Paris.m3u8").read_bytes().split(b"\n")
+    assert lines[1] == "#EXTINF:-1,Edith - Café".encode()
+    assert lines[2] == latin1 and lines[4] == os.fsencode(str(root / "Weird")) + b"/caf\xe9 \xff.flac"
+    for entry in (lines[2], lines[4]):
+        with open(entry, "rb") as opened:  # the entry opens the track itself
+            assert opened.read(4) == b"fLaC"
+    assert {p.id: p.track_count for p in provider.playlists()} == {made: 2}

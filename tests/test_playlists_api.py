@@ -42,7 +42,7 @@ def test_create_playlist_writes_the_tracks_in_order_and_records_it(client, libra
     assert answer.status_code == 201, answer.get_json()
     made = answer.get_json()
     assert made["name"] == "My mix" and made["tracks"] == 3 and made["provider"] == "local"
-    assert made["remote_id"] == "My mix.m3u8" and made["url"].endswith("My mix.m3u8")
+    assert made["remote_id"] == made["url"] == str(playlist_dir / "My mix.m3u8") and made["note"] is None
     lines = (playlist_dir / "My mix.m3u8").read_text().splitlines()
     assert [line.rsplit("/", 1)[1] for line in lines if not line.startswith("#")] == \
         ["metal-2.wav", "jazz-0.wav", "jazz-3.wav"]
@@ -54,10 +54,22 @@ def test_create_playlist_writes_the_tracks_in_order_and_records_it(client, libra
         assert items == [library.ids[name] for name in ("metal-2", "jazz-0", "jazz-3")]
 
     again = client.post("/api/create_playlist", json={"name": "My mix", "item_ids": order[:1]}).get_json()
-    assert again["remote_id"] == "My mix.m3u8"  # the playlist Sonarium made is replaced, not duplicated
+    assert again["remote_id"] == made["remote_id"]  # the playlist Sonarium made is replaced, not duplicated
     assert len([p for p in playlist_dir.iterdir() if p.suffix == ".m3u8"]) == 1
     with session_scope() as session:
-        assert session.scalars(select(PlaylistPush.remote_id)).all() == ["My mix.m3u8"]
+        assert session.scalars(select(PlaylistPush.remote_id)).all() == [made["remote_id"]]
+
+
+def test_create_playlist_says_when_a_users_file_has_the_name(client, library, playlist_dir):
+    playlist_dir.mkdir(parents=True)
+    (playlist_dir / "Road trip.m3u8").write_bytes(b"#EXTM3U\n/home/me/song.mp3\n")
+    body = {"name": "Road trip", "item_ids": [library.item("jazz-1"), library.item("metal-0")]}
+    made = client.post("/api/create_playlist", json=body).get_json()
+    assert made["remote_id"] == str(playlist_dir / "Road trip (2).m3u8")
+    assert "Road trip" in made["note"] and "did not write" in made["note"] and "Road trip (2)" in made["note"]
+    assert (playlist_dir / "Road trip.m3u8").read_bytes() == b"#EXTM3U\n/home/me/song.mp3\n"
+    again = client.post("/api/create_playlist", json=body).get_json()
+    assert (again["remote_id"], again["note"]) == (made["remote_id"], None)
 
 
 @pytest.mark.parametrize("body, message", [
