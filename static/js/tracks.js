@@ -184,8 +184,9 @@
         const made = await sonarium.api("/api/create_playlist", {
           method: "POST", body: { name: name.value, item_ids: ids, kind, params: params() } });
         const where = made.url && !/^https?:/.test(made.url) ? ` (${made.url})` : "";
-        report(`Created “${made.name}” on ${made.provider_label} with ${made.tracks} tracks${where}.`, false,
-               /^https?:/.test(made.url || "") ? made.url : null);
+        // The note says when a playlist of that name, not Sonarium's to replace, made it save a new one.
+        report(`Created “${made.name}” on ${made.provider_label} with ${made.tracks} tracks${where}.`
+               + (made.note ? ` ${made.note}` : ""), false, /^https?:/.test(made.url || "") ? made.url : null);
       } catch (err) {
         report(err.message, true);
       }
