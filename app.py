@@ -2,8 +2,10 @@
 
 `create_app(test_config=None)` loads settings (test_config entries, named like
 the environment variables, override the environment), connects the database
-and Redis, applies migrations and registers the blueprints and the error handlers
-(api_errors.py says how each failure is answered).
+and Redis, applies migrations, puts every route behind the request guard
+(auth/guard.py: Host check, sign-in or API token, roles, cross-site
+protection, security headers) and registers the blueprints and the error
+handlers (api_errors.py says how each failure is answered).
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from flask import Flask
 
 import api_errors
 import runtime
+from auth import guard
 from config import load_settings
 
 
@@ -32,12 +35,15 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     live_index.start(settings.index_reload_seconds)
     app.extensions["sonarium.index"] = live_index
 
+    guard.init_app(app, settings)
     import app_alchemy
+    import app_auth
     import app_playlists
     import app_settings
     import app_similarity
     import app_system
     import app_tasks
+    app.register_blueprint(app_auth.bp)
     app.register_blueprint(app_tasks.bp)
     app.register_blueprint(app_system.bp)
     app.register_blueprint(app_settings.bp)

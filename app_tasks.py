@@ -1,7 +1,7 @@
 """Home page and task API.
 
-Routes and their errors:
-- GET  /                       home page (start, watch and cancel tasks)
+Routes and their errors (starting and cancelling need an admin: 403 for a listener):
+- GET  /                       home page (watch tasks; admins also start and cancel them)
 - GET  /api/task_types         main task types a user may start
 - POST /api/tasks              {"type": ..., "args": {...}} -> 202 {task_id};
                                400 bad body or unknown type, 409 one of that type is already running
@@ -15,6 +15,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, render_template, request
 
 from api_errors import api_error
+from auth.policy import admin_only
 from db.models import LIVE_STATUSES
 from tasks import control, registry, store, submit
 from tasks.serialize import task_json
@@ -40,6 +41,7 @@ def task_types():
 
 
 @bp.post("/api/tasks")
+@admin_only
 def start_task():
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("type"), str):
@@ -68,6 +70,7 @@ def status(task_id: str):
 
 
 @bp.post("/api/cancel/<task_id>")
+@admin_only
 def cancel(task_id: str):
     task = _known_task(task_id)
     if task is None:

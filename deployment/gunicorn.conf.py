@@ -17,3 +17,15 @@ graceful_timeout = 10
 accesslog = None
 errorlog = "-"
 loglevel = _settings.log_level.lower()
+
+
+def on_starting(server):
+    """Once, in the master, before the workers: the first-start admin or setup code.
+
+    Printed here rather than in each worker so a new install shows exactly one
+    setup code on the console (supervisord passes the web server's output through).
+    """
+    import runtime
+    from auth import setup
+    runtime.init(_settings)
+    setup.on_start(_settings.admin_username, _settings.admin_password)

@@ -191,6 +191,14 @@ def app(env):
 
 @pytest.fixture
 def client(app):
+    """A test client signed in as an admin (with an API token)."""
+    from tests.support import signed_in
+    return signed_in(app.test_client())
+
+
+@pytest.fixture
+def anonymous(app):
+    """A test client that has not signed in."""
     return app.test_client()
 
 
@@ -264,7 +272,8 @@ def live_server(app):
 
 
 @pytest.fixture
-def page():
+def browser_page():
+    """A fresh headless Chromium page, not signed in; JavaScript errors fail the test."""
     if not CHROMIUM:
         pytest.skip(reason="Chromium is not installed (apt-get install chromium)")
     playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
@@ -278,3 +287,12 @@ def page():
         yield page
         browser.close()
         assert errors == [], f"JavaScript errors: {errors}"
+
+
+@pytest.fixture
+def page(browser_page, request):
+    """The browser page; signed in as an admin through the login form when the test runs a live server."""
+    if "live_server" in request.fixturenames:
+        from tests.support import sign_in
+        sign_in(browser_page, request.getfixturevalue("live_server"))
+    return browser_page

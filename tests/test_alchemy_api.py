@@ -6,13 +6,14 @@ from db.models import Track
 from db.session import session_scope
 from similarity import alchemy
 from tests.library import make_library
+from tests.support import signed_in
 
 
 def _client(groups=None, **library):
     """A test client on an app created after the library was built (the app loads the index at start)."""
     made = make_library(groups, **library)
     from app import create_app
-    return made, create_app({"TESTING": True}).test_client()
+    return made, signed_in(create_app({"TESTING": True}).test_client())
 
 
 def _mix(client, **body):
@@ -177,6 +178,6 @@ def test_not_json_and_wrong_method(env):
 
 def test_no_index_yet_is_503(env):
     from app import create_app
-    client = create_app({"TESTING": True}).test_client()
+    client = signed_in(create_app({"TESTING": True}).test_client())
     answer = _mix(client, add=["jazz-0"])
     assert answer.status_code == 503 and "no similarity index yet" in answer.json["error"]

@@ -2,6 +2,7 @@
 import pytest
 
 from db import session as db_session
+from tests.support import signed_in
 
 
 def test_unknown_routes_and_methods_answer_json(client):
@@ -68,7 +69,7 @@ def test_config_shows_settings_but_no_secrets(env, monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "top-secret-key")
     monkeypatch.setenv("JELLYFIN_TOKEN", "jf-token-value")
     from app import create_app
-    config = create_app({"TESTING": True}).test_client().get("/api/config")
+    config = signed_in(create_app({"TESTING": True}).test_client()).get("/api/config")
     assert config.status_code == 200
     assert config.json["music_dir"] == env["MUSIC_DIR"] and config.json["jellyfin_token_set"] is True
     assert "top-secret-key" not in config.text and "jf-token-value" not in config.text

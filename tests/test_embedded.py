@@ -1,11 +1,13 @@
 """The README's run command, brought up and torn down for real (private PostgreSQL and Valkey)."""
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -21,9 +23,10 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _get(url):
+def _get(url, token=None):
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:
+        with urllib.request.urlopen(request, timeout=5) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
@@ -56,22 +59,42 @@ def instance(tmp_path):
     leftovers.stop(str(tmp_path / "data"), timeout=5)
 
 
-def _healthy(base):
-    status, report = _get(base + "/api/health")
+def _healthy(base, token=None):
+    status, report = _get(base + "/api/health", token)
     return status == 200 and report
+
+
+def _first_start(base, console: Path) -> str:
+    """What a newcomer does: read the setup code on the console, create the admin on
+    the setup page, then make an API token there; returns the token."""
+    code = wait_for(lambda: re.search(r"\b([A-Z2-9]{4}(?:-[A-Z2-9]{4}){3})\b", console.read_text()),
+                    timeout=30, message="the setup code on the console").group(1)
+    browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+    same_site = {"Origin": base}
+    form = urllib.parse.urlencode({"code": code, "username": "me", "password": "a long password",
+                                   "confirm": "a long password"}).encode()
+    with browser.open(urllib.request.Request(base + "/setup", data=form, headers=same_site), timeout=10) as page:
+        assert page.url == base + "/" and b"Tasks" in page.read()
+    made = urllib.request.Request(base + "/api/tokens", data=b'{"name": "test script"}', method="POST",
+                                  headers={**same_site, "Content-Type": "application/json"})
+    with browser.open(made, timeout=10) as response:
+        return json.loads(response.read())["token"]
 
 
 def test_one_command_start_stop_and_restart(instance):
     start, base, data_dir = instance
     first = start()
-    report = wait_for(lambda: _healthy(base), timeout=90, every=0.5, message="a healthy instance")
+    assert wait_for(lambda: _healthy(base), timeout=90, every=0.5, message="a healthy instance") == {"status": "ok"}
+    assert _get(base + "/api/tasks")[0] == 401   # nothing but the bare health answer without an account
+    token = _first_start(base, Path(data_dir).parent / "run-0.log")
+    report = _healthy(base, token)
     assert report["workers"]["count"] >= 2  # orchestrators plus the analysis worker
 
-    request = urllib.request.Request(base + "/api/tasks", data=b'{"type": "library_scan"}',
-                                     headers={"Content-Type": "application/json"}, method="POST")
+    request = urllib.request.Request(base + "/api/tasks", data=b'{"type": "library_scan"}', method="POST",
+                                     headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
     with urllib.request.urlopen(request, timeout=10) as response:
         task_id = json.loads(response.read())["task_id"]
-    wait_for(lambda: (_get(base + f"/api/status/{task_id}")[1] or {}).get("status") == "SUCCESS",
+    wait_for(lambda: (_get(base + f"/api/status/{task_id}", token)[1] or {}).get("status") == "SUCCESS",
              timeout=30, message="the scan")
 
     first.send_signal(signal.SIGINT)  # what Ctrl-C does
@@ -81,8 +104,9 @@ def test_one_command_start_stop_and_restart(instance):
 
     second = start()
     wait_for(lambda: _healthy(base), timeout=90, every=0.5, message="a healthy restart")
-    status, last = _get(base + "/api/last_result")
-    assert status == 200 and last["id"] == task_id  # the data survived
+    status, last = _get(base + "/api/last_result", token)
+    assert status == 200 and last["id"] == task_id  # the data survived (the account too)
+    assert "setup code" not in (Path(data_dir).parent / "run-1.log").read_text()
     assert last["details"]["result"]["unreadable"] == 1
 
     # A crash: the launcher and supervisord die, their programs keep running.
@@ -98,7 +122,7 @@ def test_one_command_start_stop_and_restart(instance):
         return pid_file.exists() and pid_file.read_text().strip() not in ("", str(supervisord))
     wait_for(new_supervisord, timeout=60, every=0.2, message="the new start to take over")
     wait_for(lambda: _healthy(base), timeout=90, every=0.5, message="a healthy start after a crash")
-    assert _get(base + "/api/last_result")[1]["id"] == task_id
+    assert _get(base + "/api/last_result", token)[1]["id"] == task_id
     third.send_signal(signal.SIGINT)
     assert third.wait(timeout=60) == 0
     assert leftovers.find(data_dir) == []

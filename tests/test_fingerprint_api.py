@@ -9,6 +9,7 @@ from mediaserver.base import AuthFailed, NotSupported, PlayRecord, Unreachable
 from similarity import fingerprint
 from tests.library import make_library
 from tests.test_workers import write_wav
+from tests.support import signed_in
 
 NOW = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.timezone.utc)
 
@@ -25,7 +26,7 @@ def write_play_log(path, plays):
 
 def _app():
     from app import create_app
-    return create_app({"TESTING": True}).test_client()
+    return signed_in(create_app({"TESTING": True}).test_client())
 
 
 def test_play_log_becomes_seeds_then_neighbours(env, music_dir, tmp_path, monkeypatch):

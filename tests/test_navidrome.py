@@ -30,6 +30,7 @@ from mediaserver.base import (AuthFailed, DownloadTooLarge, NotFound, NotSupport
                               Unreachable)
 from mediaserver.http import HttpClient
 from mediaserver.navidrome import NavidromeProvider
+from tests.support import signed_in
 
 USER = "admin"
 PASSWORD = "pw-" + secrets.token_hex(8)
@@ -299,7 +300,7 @@ def test_create_playlist_api_pushes_in_order_to_subsonic(supysonic, provider, en
     for name, value in (("MEDIASERVER_TYPE", "navidrome"), ("NAVIDROME_URL", supysonic[0]), ("NAVIDROME_USER", USER),
                         ("NAVIDROME_PASSWORD", PASSWORD), ("NAVIDROME_AUTH", "password")):
         monkeypatch.setenv(name, value)
-    client = create_app({"TESTING": True}).test_client()
+    client = signed_in(create_app({"TESTING": True}).test_client())
     wanted = [tracks[title].id for title in ("Dawn Two", "Frost One", "Ember Two")]
     answer = client.post("/api/create_playlist", json={"name": "Sonarium API", "item_ids": wanted, "kind": "path"})
     assert answer.status_code == 201, answer.get_json()

@@ -9,6 +9,7 @@ from db.session import session_scope
 from similarity import catalog, path
 from similarity import index as track_index
 from tests.library import DIM, make_library
+from tests.support import signed_in
 
 GROUPS = {"jazz": 12, "metal": 12, "ambient": 12}
 
@@ -16,7 +17,7 @@ GROUPS = {"jazz": 12, "metal": 12, "ambient": 12}
 def start_app():
     """The web app, created after the test library so it loads that library's index."""
     from app import create_app
-    return create_app({"TESTING": True}).test_client()
+    return signed_in(create_app({"TESTING": True}).test_client())
 
 
 def find_path(client, status=200, **params):

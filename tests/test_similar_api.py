@@ -7,6 +7,7 @@ from similarity import catalog
 from similarity import neighbours
 from similarity.neighbours import DUPLICATE_DISTANCE
 from tests.library import make_library
+from tests.support import signed_in
 
 GROUPS = {"jazz": 12, "metal": 12, "ambient": 12}
 
@@ -14,7 +15,7 @@ GROUPS = {"jazz": 12, "metal": 12, "ambient": 12}
 def start_app():
     """The web app, created after the test library so it loads that library's index."""
     from app import create_app
-    return create_app({"TESTING": True}).test_client()
+    return signed_in(create_app({"TESTING": True}).test_client())
 
 
 def similar(client, status=200, **params):

@@ -3,8 +3,12 @@
 "use strict";
 
 const sonarium = {
+  // Sent with every call that changes something: the server refuses a session's
+  // state-changing request that cannot show it came from a Sonarium page.
+  csrfToken: document.querySelector('meta[name="csrf-token"]')?.content || "",
+
   async api(path, options = {}) {
-    const init = { headers: { "Accept": "application/json" }, ...options };
+    const init = { headers: { "Accept": "application/json", "X-CSRF-Token": sonarium.csrfToken }, ...options };
     if (init.body && typeof init.body !== "string") {
       init.body = JSON.stringify(init.body);
       init.headers["Content-Type"] = "application/json";
@@ -17,6 +21,9 @@ const sonarium = {
     }
     let data = null;
     try { data = await response.json(); } catch (err) { /* non-JSON body */ }
+    if (response.status === 401) {   // the session ended (signed out, or the password changed)
+      window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname));
+    }
     if (!response.ok) {
       const error = new Error((data && data.error) || `HTTP ${response.status}`);
       error.status = response.status;
@@ -59,5 +66,5 @@ sonarium.poll(async () => {
   const down = ["database", "redis", "workers"].filter((part) => !report[part].ok);
   badge.className = "health " + (down.length ? "bad" : "ok");
   sonarium.text(badge, down.length ? "problem: " + down.join(", ") : "all systems ok");
-  badge.title = down.map((part) => `${part}: ${report[part].error}`).join("\n");
+  badge.title = down.map((part) => `${part}: ${report[part].error || "down"}`).join("\n");
 }, 10000);

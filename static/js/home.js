@@ -65,7 +65,7 @@
     let view = views.get(task.id);
     if (!view) {
       view = template.content.firstElementChild.cloneNode(true);
-      view.querySelector(".cancel").addEventListener("click", async (event) => {
+      view.querySelector(".cancel")?.addEventListener("click", async (event) => {   // admins only
         event.target.disabled = true;
         try {
           const result = await sonarium.api(`/api/cancel/${task.id}`, { method: "POST" });
