@@ -47,7 +47,8 @@ class HostPolicy:
 
     def __init__(self, allowed: tuple[str, ...] | None, bind: str):
         bind = bind.strip("[]").lower()
-        self.any_ip = allowed is None and bind in _WILDCARD_BINDS
+        # DNS rebinding always arrives under a name, so an address literal is safe to answer.
+        self.any_ip = bind in _WILDCARD_BINDS
         defaults = ("localhost", "127.0.0.1", "::1") + (() if bind in _WILDCARD_BINDS else (bind,))
         self.names = frozenset(allowed if allowed is not None else defaults) | {"localhost", "127.0.0.1", "::1"}
 
