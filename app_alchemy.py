@@ -38,8 +38,8 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, render_template, request
 
+import settings_store
 from api_errors import api_error
-from mediaserver import settings_store
 from mediaserver.base import AuthFailed
 from mediaserver.registry import provider_for
 from similarity import alchemy, fingerprint

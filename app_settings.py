@@ -1,61 +1,86 @@
-"""Settings page and media-server settings API.
+"""Settings page and settings API (admin only).
 
 Routes and their errors:
-- GET  /settings                  the page: choose the media server, enter its settings, test them
-- GET  /api/mediaserver           current choice and fields (secrets only as "set": true/false)
-- POST /api/mediaserver           {"values": {"MEDIASERVER_TYPE": ..., "NAVIDROME_URL": ..., ...}}
-                                  saves; 400 with the variable named when a value is bad or missing
-- POST /api/mediaserver/test      same body, not saved: tests the connection with saved values
-                                  overridden by these; 200 {"ok": bool, "message": ...};
-                                  400 when the values themselves are invalid
+- GET  /settings                  the page: media server, folders, AI provider; test and save them
+- GET  /api/mediaserver           every editable setting (settings_store.describe): the media server's
+                                  type and fields, "folders", "ai", and "problem" (what the saved
+                                  settings lack, else null); secrets only as "set"/"unreadable"
+- POST /api/mediaserver           {"values": {"NAVIDROME_URL": ..., ...}, "clear": ["NAVIDROME_PASSWORD"]}
+                                  saves any editable setting; an empty secret keeps the saved one, an
+                                  empty other value or a name in "clear" removes the saved value (the
+                                  environment's applies again); answers like GET; 400 with the variable
+                                  named when a value is bad or missing, or a name cannot be set here
+- POST /api/mediaserver/test      same body, nothing saved: tests the media-server connection with the
+                                  effective settings overridden by these; 200 {"ok": bool, "message"};
+                                  400 when the values are invalid, or when they change the server's URL
+                                  or user without carrying its password or token (a saved secret is
+                                  only ever sent where it was saved)
 Credentials travel only in POST bodies, are never sent back, never logged.
 """
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, render_template, request
 
+import settings_store
 from api_errors import api_error
-from config import ConfigError
-from mediaserver import settings_store
+from auth.policy import admin_only
+from config import PROVIDER_VARIABLES, ConfigError
 from mediaserver.base import ProviderError
 from mediaserver.registry import provider_for
 
 bp = Blueprint("settings", __name__)
 
 
-def _submitted() -> dict[str, str]:
+def _submitted() -> tuple[dict[str, str], set[str]]:
     body = request.get_json(silent=True)
-    values = body.get("values") if isinstance(body, dict) else None
-    if not isinstance(values, dict):
-        raise ValueError('expected a JSON object like {"values": {"MEDIASERVER_TYPE": "local"}}')
-    return settings_store.clean(values)
+    values = body.get("values", {}) if isinstance(body, dict) else None
+    clear = body.get("clear", []) if isinstance(body, dict) else None
+    if not isinstance(values, dict) or not isinstance(clear, list):
+        raise ValueError('expected a JSON object like {"values": {"MEDIASERVER_TYPE": "local"}, '
+                         '"clear": ["NAVIDROME_PASSWORD"]}')
+    return settings_store.parse_change(values, clear)
+
+
+def _secret_word(name: str) -> str:
+    return "password" if name.endswith("PASSWORD") else "API key"
 
 
 @bp.get("/settings")
+@admin_only
 def page():
     return render_template("settings.html")
 
 
 @bp.get("/api/mediaserver")
+@admin_only
 def current():
-    return jsonify(settings_store.describe(settings_store.effective()))
+    return jsonify(settings_store.describe())
 
 
 @bp.post("/api/mediaserver")
+@admin_only
 def save():
     try:
-        settings = settings_store.save(_submitted())
+        settings_store.save(*_submitted())
     except (ValueError, ConfigError) as error:
         return api_error(400, str(error))
-    return jsonify(settings_store.describe(settings))
+    return jsonify(settings_store.describe())
 
 
 @bp.post("/api/mediaserver/test")
+@admin_only
 def test():
     try:
-        settings = settings_store.effective(_submitted())
+        values, cleared = _submitted()
+        settings = settings_store.effective(values, cleared)
+        misdirected = settings_store.misdirected_secrets(values, cleared,
+                                                         used=PROVIDER_VARIABLES[settings.mediaserver_type])
     except (ValueError, ConfigError) as error:
         return api_error(400, str(error))
+    if misdirected:   # a media server has one secret, so there is at most one to ask for
+        name = misdirected[0]
+        return api_error(400, f"the server or user differs from the saved one: enter the "
+                              f"{_secret_word(name)} ({name}) again to test a different server")
     try:
         message = provider_for(settings).test_connection()
     except ProviderError as error:

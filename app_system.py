@@ -2,7 +2,8 @@
 
 - GET /api/health  200 when the database, Redis and a worker for every queue are up,
                    503 (same JSON) when any is not; never an HTML error.
-- GET /api/config  the non-secret settings (secrets show only as *_set: true/false).
+- GET /api/config  the effective non-secret settings, saved values included (secrets show
+                   only as *_set: true/false); admin only.
 """
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from flask import Blueprint, current_app, jsonify
 from rq import Worker
 from sqlalchemy import text
 
+import settings_store
+from auth.policy import admin_only
 from db import migrate
 from db.session import engine
 from tasks import queues
@@ -65,5 +68,6 @@ def health():
 
 
 @bp.get("/api/config")
+@admin_only
 def config():
-    return jsonify(current_app.extensions["sonarium.settings"].public())
+    return jsonify(settings_store.effective().public())

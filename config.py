@@ -5,6 +5,10 @@
 stops at start-up instead of failing later in a worker.  `VARIABLES` is the one
 list of what Sonarium reads; the deployment files are tested against it.
 
+Variables marked `editable` can also be saved on the Settings page, where a
+saved value overrides the environment: `settings_store.effective()` is the one
+answer for those.  The rest hold for a process's whole life.
+
 Secrets (passwords, tokens, the secret key) are kept out of `repr()` and out of
 `Settings.public()`, which is all the API ever shows.
 """
@@ -26,6 +30,7 @@ class ConfigError(ValueError):
 
 
 MEDIASERVER_TYPES = ("local", "navidrome", "jellyfin", "emby", "lyrion")
+AI_PROVIDERS = ("none", "ollama", "openai", "gemini")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 # Unix socket paths are limited to 107 bytes on Linux; longer data dirs put
@@ -113,11 +118,18 @@ def _path(raw: str) -> Path:
 
 @dataclasses.dataclass(frozen=True)
 class Variable:
+    """One environment variable.
+
+    `secret` keeps the value out of logs and answers; `editable` lets the
+    Settings page save a value that overrides the environment.
+    """
+
     name: str
     parse: Callable[[str], Any]
     default: str | None
     doc: str
     secret: bool = False
+    editable: bool = False
 
 
 # The one list of environment variables Sonarium reads.  A default of None
@@ -132,30 +144,39 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("REDIS_URL", _url_with_scheme("redis", "rediss", "unix"), None,
              "Redis URL; unset starts a private Valkey server in the data dir."),
     Variable("MEDIASERVER_TYPE", _choice(MEDIASERVER_TYPES), "local",
-             "Where the library lives: " + " | ".join(MEDIASERVER_TYPES) + "."),
-    Variable("MUSIC_DIR", _path, "./music", "The music folder read by the local provider."),
+             "Where the library lives: " + " | ".join(MEDIASERVER_TYPES) + ".", editable=True),
+    Variable("MUSIC_DIR", _path, "./music", "The music folder read by the local provider.", editable=True),
     Variable("PLAYLIST_DIR", _path, None,
-             "Where the local provider writes .m3u8 playlists; unset: <data dir>/playlists."),
+             "Where the local provider writes .m3u8 playlists; unset: <data dir>/playlists.", editable=True),
     Variable("LOCAL_PLAY_LOG", _path, None,
-             "Optional play log for the local provider's listening history (ISO time, tab, file path per line)."),
-    Variable("NAVIDROME_URL", _http_url, None, "Navidrome (or any Subsonic server) base URL."),
-    Variable("NAVIDROME_USER", _text, None, "Subsonic user name."),
-    Variable("NAVIDROME_PASSWORD", _text, None, "Subsonic password.", secret=True),
+             "Optional play log for the local provider's listening history (ISO time, tab, file path per line).",
+             editable=True),
+    Variable("NAVIDROME_URL", _http_url, None, "Navidrome (or any Subsonic server) base URL.", editable=True),
+    Variable("NAVIDROME_USER", _text, None, "Subsonic user name.", editable=True),
+    Variable("NAVIDROME_PASSWORD", _text, None, "Subsonic password.", secret=True, editable=True),
     Variable("NAVIDROME_AUTH", _choice(("token", "password")), "token",
-             "Subsonic auth: token (salted md5, Navidrome's default) or password (e.g. supysonic)."),
-    Variable("JELLYFIN_URL", _http_url, None, "Jellyfin base URL."),
-    Variable("JELLYFIN_USER_ID", _text, None, "Jellyfin user id."),
-    Variable("JELLYFIN_TOKEN", _text, None, "Jellyfin API key.", secret=True),
-    Variable("EMBY_URL", _http_url, None, "Emby base URL."),
-    Variable("EMBY_USER_ID", _text, None, "Emby user id."),
-    Variable("EMBY_TOKEN", _text, None, "Emby API key.", secret=True),
-    Variable("LYRION_URL", _http_url, None, "Lyrion Music Server base URL."),
+             "Subsonic auth: token (salted md5, Navidrome's default) or password (e.g. supysonic).",
+             editable=True),
+    Variable("JELLYFIN_URL", _http_url, None, "Jellyfin base URL.", editable=True),
+    Variable("JELLYFIN_USER_ID", _text, None, "Jellyfin user id.", editable=True),
+    Variable("JELLYFIN_TOKEN", _text, None, "Jellyfin API key.", secret=True, editable=True),
+    Variable("EMBY_URL", _http_url, None, "Emby base URL.", editable=True),
+    Variable("EMBY_USER_ID", _text, None, "Emby user id.", editable=True),
+    Variable("EMBY_TOKEN", _text, None, "Emby API key.", secret=True, editable=True),
+    Variable("LYRION_URL", _http_url, None, "Lyrion Music Server base URL.", editable=True),
+    Variable("AI_PROVIDER", _choice(AI_PROVIDERS), "none",
+             "Language model for the AI features: " + " | ".join(AI_PROVIDERS) + ".", editable=True),
+    Variable("AI_URL", _http_url, None, "AI provider base URL; unset: the provider's usual address.",
+             editable=True),
+    Variable("AI_MODEL", _text, None, "AI model name; unset: the provider's default.", editable=True),
+    Variable("AI_API_KEY", _text, None, "AI provider API key (OpenAI, Gemini).", secret=True, editable=True),
     Variable("WEB_HOST", _text, "127.0.0.1", "Address the web server listens on."),
     Variable("WEB_PORT", _integer(1, 65535), "8000", "Port the web server listens on."),
     Variable("ALLOWED_HOSTS", _host_list, None,
              "Host names the web app answers to, comma-separated (.example.org also allows its subdomains; "
-             "* allows any, unsafe); unset: localhost, 127.0.0.1, ::1 and WEB_HOST, and any IP address "
-             "when WEB_HOST listens on every interface. Other names get 400, which stops DNS rebinding."),
+             "* allows any, unsafe); unset: WEB_HOST. localhost, 127.0.0.1 and ::1 are always allowed, and any "
+             "IP address when WEB_HOST listens on every interface. Other names get 400, which stops DNS "
+             "rebinding."),
     Variable("TRUSTED_PROXIES", _integer(0, 5), "0",
              "Reverse proxies in front of Sonarium whose X-Forwarded-For/-Proto/-Host are believed "
              "(0: none). Behind an HTTPS proxy, set it so the session cookie is marked Secure."),
@@ -191,6 +212,7 @@ VARIABLES: tuple[Variable, ...] = (
 )
 _BY_NAME = {v.name: v for v in VARIABLES}
 KNOWN_VARIABLES = frozenset(_BY_NAME)
+EDITABLE_VARIABLES = frozenset(v.name for v in VARIABLES if v.editable)
 
 # Which settings each media server needs; checked at start-up so a
 # half-configured provider fails loudly instead of building broken URLs.
@@ -203,13 +225,26 @@ _REQUIRED_FOR_PROVIDER = {
 }
 
 
-# The settings of each media server, as the settings page shows them.
+# The settings page's sections.  The local folder's settings are the folders,
+# shown in a section of their own because the library scan reads MUSIC_DIR too.
+FOLDER_VARIABLES = ("MUSIC_DIR", "PLAYLIST_DIR", "LOCAL_PLAY_LOG")
+AI_VARIABLES = ("AI_PROVIDER", "AI_URL", "AI_MODEL", "AI_API_KEY")
 PROVIDER_VARIABLES = {
-    "local": ("MUSIC_DIR", "PLAYLIST_DIR", "LOCAL_PLAY_LOG"),
+    "local": (),
     "navidrome": ("NAVIDROME_URL", "NAVIDROME_USER", "NAVIDROME_PASSWORD", "NAVIDROME_AUTH"),
     "jellyfin": ("JELLYFIN_URL", "JELLYFIN_USER_ID", "JELLYFIN_TOKEN"),
     "emby": ("EMBY_URL", "EMBY_USER_ID", "EMBY_TOKEN"),
     "lyrion": ("LYRION_URL",),
+}
+
+
+# Where each secret may be sent: only to the server (and account) it was saved
+# for.  A request that changes one of these must carry the secret itself.
+SECRET_DESTINATIONS = {
+    "NAVIDROME_PASSWORD": ("NAVIDROME_URL", "NAVIDROME_USER"),
+    "JELLYFIN_TOKEN": ("JELLYFIN_URL", "JELLYFIN_USER_ID"),
+    "EMBY_TOKEN": ("EMBY_URL", "EMBY_USER_ID"),
+    "AI_API_KEY": ("AI_PROVIDER", "AI_URL"),
 }
 
 
@@ -229,6 +264,9 @@ class Settings:
         try:
             return self.values[name.upper()]
         except KeyError:
+            if name.upper() in EDITABLE_VARIABLES:
+                raise AttributeError(f"{name.upper()} can be changed on the Settings page: "
+                                     "read it from settings_store.effective()") from None
             raise AttributeError(name) from None
 
     def __repr__(self) -> str:
@@ -242,10 +280,17 @@ class Settings:
     def log_dir(self) -> Path:
         return self.sonarium_data_dir / "logs"
 
+    def fixed(self) -> Settings:
+        """These settings without the editable ones: what holds for the process's whole life."""
+        values = {name: value for name, value in self.values.items() if name not in EDITABLE_VARIABLES}
+        return dataclasses.replace(self, values=values)
+
     def public(self) -> dict[str, Any]:
         """Every non-secret setting, JSON-ready; secrets appear only as set/unset."""
         shown: dict[str, Any] = {}
         for var in VARIABLES:
+            if var.name not in self.values:
+                continue
             value = self.values[var.name]
             if var.secret:
                 shown[var.name.lower() + "_set"] = value is not None
@@ -307,11 +352,14 @@ def _secret_key(data_dir: Path) -> str:
 
 
 def load_settings(environ: Mapping[str, str] | None = None,
-                  overrides: Mapping[str, Any] | None = None) -> Settings:
+                  overrides: Mapping[str, Any] | None = None, *, complete: bool = True) -> Settings:
     """Parse every variable in `VARIABLES` from `environ` (default: os.environ).
 
     `overrides` (upper-case names) replace raw environment strings and are
-    parsed the same way; tests and `create_app(test_config)` use them.
+    parsed the same way; the settings store (saved values), tests and
+    `create_app(test_config)` use them.  `complete=False` skips the check that
+    the chosen media server has all it needs, so the Settings page can show a
+    half-configured server for the user to finish.
 
     Raises
     ------
@@ -338,7 +386,7 @@ def load_settings(environ: Mapping[str, str] | None = None,
 
     provider = values["MEDIASERVER_TYPE"]
     missing = [name for name in _REQUIRED_FOR_PROVIDER[provider] if values[name] is None]
-    if missing:
+    if missing and complete:
         raise ConfigError(f"MEDIASERVER_TYPE={provider} needs " + ", ".join(missing) + " to be set")
     if values["TASK_DEAD_AFTER_SECONDS"] < 3 * values["TASK_HEARTBEAT_SECONDS"]:
         raise ConfigError("TASK_DEAD_AFTER_SECONDS must be at least 3 x TASK_HEARTBEAT_SECONDS, "
@@ -370,7 +418,8 @@ def variables_markdown() -> str:
     rows = ["| variable | default | meaning |", "|---|---|---|"]
     for var in VARIABLES:
         default = "(unset)" if var.default is None else f"`{var.default}`"
-        rows.append(f"| `{var.name}` | {default} | {var.doc}{' Secret.' if var.secret else ''} |")
+        marks = (" Secret." if var.secret else "") + (" Settings page." if var.editable else "")
+        rows.append(f"| `{var.name}` | {default} | {var.doc}{marks} |")
     return "\n".join(rows)
 
 

@@ -39,8 +39,10 @@ def engine() -> Engine:
         if _state["engine"] is not None:
             # Inherited from the parent: forget its pool without closing the parent's sockets.
             _state["engine"].dispose(close=False)
+        # hide_parameters: statement errors and echo would otherwise print the
+        # bound values, and some of them (saved settings) are secrets.
         _state["engine"] = create_engine(sqlalchemy_url(_state["url"]), pool_pre_ping=True,
-                                         pool_size=5, max_overflow=5)
+                                         pool_size=5, max_overflow=5, hide_parameters=True)
         _state["sessions"] = sessionmaker(_state["engine"], expire_on_commit=False)
         _state["pid"] = os.getpid()
     return _state["engine"]

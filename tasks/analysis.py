@@ -23,10 +23,10 @@ import time
 from pathlib import Path
 
 import runtime
+import settings_store
 from analysis.decode import DecodeError
 from analysis.features import DEFAULT_DEPTH, DEPTHS, VECTOR_MODEL, analysis_version, analyze_file
 from db import tracks as track_store
-from mediaserver import settings_store
 from similarity import index as track_index
 from mediaserver.base import ProviderError, Unreachable
 from tasks import queues, store

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import mutagen
 
-import runtime
+import settings_store
 from analysis.decode import AUDIO_EXTENSIONS
 from mediaserver.local import read_tags
 from tasks import queues, store
@@ -39,7 +39,7 @@ def _folders_with_audio(root: Path) -> list[str]:
 
 @task_type("library_scan", queue=queues.HIGH, job_timeout=24 * 3600, title="Library scan", main=True)
 def scan_library(ctx: TaskContext) -> str:
-    root = runtime.settings().music_dir
+    root = settings_store.effective().music_dir
     if not root.is_dir():
         raise FileNotFoundError(f"MUSIC_DIR {root} is not a folder")
     ctx.progress(0, f"listing folders under {root}")
@@ -50,7 +50,10 @@ def scan_library(ctx: TaskContext) -> str:
     def show(counts: dict[str, int]) -> None:
         ctx.set_details(children=counts)
 
-    counts = ctx.run_children("library_scan.folder", ((folder, {"folder": folder}) for folder in folders),
+    # The children get the root the folders were listed under: a MUSIC_DIR saved
+    # mid-scan must not send them to read the same names somewhere else.
+    children = ((folder, {"folder": folder, "root": str(root)}) for folder in folders)
+    counts = ctx.run_children("library_scan.folder", children,
                               total=len(folders), on_progress=show)
     totals = store.sum_child_details(ctx.task_id, _COUNTS)
     summary = {key: int(totals[key]) for key in _COUNTS if key != "seconds"}
@@ -63,8 +66,8 @@ def scan_library(ctx: TaskContext) -> str:
 
 
 @task_type("library_scan.folder", queue=queues.DEFAULT, job_timeout=3600, title="Scan folder")
-def scan_folder(ctx: TaskContext, folder: str) -> str:
-    path = runtime.settings().music_dir / folder
+def scan_folder(ctx: TaskContext, folder: str, root: str) -> str:
+    path = Path(root) / folder
     files = _audio_files(path)
     counts = dict.fromkeys(_COUNTS, 0)
     formats: dict[str, int] = {}

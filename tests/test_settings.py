@@ -1,16 +1,22 @@
 """Media-server settings: saved server-side, validated strictly, secrets never sent back."""
 import pytest
 
-from mediaserver import settings_store
+import runtime
+import settings_store
 
 
 def test_defaults_come_from_the_environment(client, env):
     shown = client.get("/api/mediaserver").json
-    assert shown["type"] == "local" and "navidrome" in shown["types"]
-    local = {f["name"]: f for f in shown["fields"]["local"]}
-    assert local["MUSIC_DIR"]["value"] == env["MUSIC_DIR"]
+    assert shown["type"] == "local" and "navidrome" in shown["types"] and shown["problem"] is None
+    folders = {f["name"]: f for f in shown["folders"]}
+    assert folders["MUSIC_DIR"]["value"] == env["MUSIC_DIR"] and folders["MUSIC_DIR"]["saved"] is False
     secret = {f["name"]: f for f in shown["fields"]["navidrome"]}["NAVIDROME_PASSWORD"]
-    assert secret == {"name": "NAVIDROME_PASSWORD", "help": "Subsonic password.", "secret": True, "set": False}
+    assert secret == {"name": "NAVIDROME_PASSWORD", "help": "Subsonic password.", "secret": True, "saved": False,
+                      "set": False, "unreadable": False}
+    ai = {f["name"]: f for f in shown["ai"]}
+    assert ai["AI_PROVIDER"]["value"] == "none" and ai["AI_PROVIDER"]["choices"] == ["none", "ollama", "openai",
+                                                                                     "gemini"]
+    assert ai["AI_API_KEY"]["set"] is False and set(ai) == {"AI_PROVIDER", "AI_URL", "AI_MODEL", "AI_API_KEY"}
 
 
 def test_saving_validates_and_never_returns_secrets(client):
@@ -48,7 +54,7 @@ def test_connection_test_reports_success_and_failure(client, env, music_dir):
 
 
 @pytest.mark.browser
-def test_settings_page_in_a_browser(live_server, page, music_dir):
+def test_settings_page_in_a_browser(live_server, page, music_dir, monkeypatch):
     from playwright.sync_api import expect
     page.goto(live_server + "/settings")
     expect(page.locator("#type")).to_have_value("local")
@@ -67,6 +73,30 @@ def test_settings_page_in_a_browser(live_server, page, music_dir):
     expect(page.locator("select[name=NAVIDROME_AUTH]")).to_have_value("password")
     expect(page.locator("input[name=NAVIDROME_PASSWORD]")).to_have_attribute("placeholder", "saved (leave empty to keep)")
     assert "pw-in-browser" not in page.content()
+    assert set(settings_store.saved()) == {"MEDIASERVER_TYPE", "NAVIDROME_URL", "NAVIDROME_USER",
+                                           "NAVIDROME_PASSWORD", "NAVIDROME_AUTH"}   # only what was changed
+
+    page.select_option("select[name=AI_PROVIDER]", "openai")
+    page.fill("input[name=AI_MODEL]", "gpt-test")
+    page.fill("input[name=AI_API_KEY]", "ai-key-in-browser")
+    page.click("#save")
+    expect(page.locator("#result")).to_have_text("Saved.")
+    ai_key = page.locator("input[name=AI_API_KEY]")
+    expect(ai_key).to_have_attribute("placeholder", "saved (leave empty to keep)")
+    assert settings_store.effective().ai_api_key == "ai-key-in-browser" and "ai-key-in-browser" not in page.content()
+    page.click("button[data-clear=AI_API_KEY]")
+    expect(page.locator("#result")).to_have_text("Cleared AI_API_KEY.")
+    expect(ai_key).to_have_attribute("placeholder", "not set")
+    expect(page.locator("button[data-clear=AI_API_KEY]")).to_have_count(0)
+    expect(page.locator("input[name=AI_MODEL]")).to_have_value("gpt-test")
+    assert settings_store.effective().ai_api_key is None
+
+    monkeypatch.setenv("SECRET_KEY", "another-secret-key")   # saved secrets can no longer be read
+    runtime.init(migrate=False, wait=5)
+    page.reload()
+    expect(page.locator("#problem")).to_contain_text("needs NAVIDROME_PASSWORD")
+    expect(page.locator("input[name=NAVIDROME_PASSWORD]")).to_have_attribute(
+        "placeholder", "saved value cannot be read; enter it again")
     from tests.conftest import REPO
     (REPO / "test-artifacts").mkdir(exist_ok=True)
     page.screenshot(path=str(REPO / "test-artifacts" / "settings.png"), full_page=True)
