@@ -28,7 +28,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=1024 * 1024)
     app.json.sort_keys = False  # keep results in the order tasks build them
     app.config.update({k: v for k, v in test_config.items() if k in ("TESTING",)})
-    app.extensions["sonarium.settings"] = settings
     from similarity.live import LiveIndex
     live_index = LiveIndex()
     live_index.refresh()  # loaded before the first request

@@ -40,6 +40,7 @@ from flask import Blueprint, current_app, jsonify, render_template, request
 
 import settings_store
 from api_errors import api_error
+from config import ConfigError
 from mediaserver.base import AuthFailed
 from mediaserver.registry import provider_for
 from similarity import alchemy, fingerprint
@@ -132,8 +133,13 @@ def alchemy_api():
 
 @bp.get("/sonic_fingerprint")
 def fingerprint_page():
+    try:   # which server's credential fields to offer (the settings API is for admins only)
+        server_type = settings_store.effective().mediaserver_type
+    except ConfigError:
+        server_type = ""   # the run itself will say what is wrong
     return render_template("sonic_fingerprint.html", default_n=fingerprint.DEFAULT_N, min_n=fingerprint.MIN_N,
-                           max_n=fingerprint.MAX_N, credential_fields=fingerprint.CREDENTIAL_SETTINGS)
+                           max_n=fingerprint.MAX_N, credential_fields=fingerprint.CREDENTIAL_SETTINGS,
+                           server_type=server_type)
 
 
 @bp.post("/api/sonic_fingerprint")
@@ -149,6 +155,9 @@ def fingerprint_api():
         settings = settings_store.effective(overrides) if overrides else saved
     except ValueError as error:   # ConfigError included; its messages never show a secret
         return api_error(400, str(error))
+    if overrides and settings_store.misdirected_secrets(overrides):
+        # Another user with the saved password or key: that secret belongs to the saved user only.
+        return api_error(400, "credentials: with another user, give that user's password or key too")
     index = _index()
     try:
         result = fingerprint.build(index, provider_for(settings), n)

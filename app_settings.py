@@ -61,7 +61,13 @@ def current():
 @admin_only
 def save():
     try:
-        settings_store.save(*_submitted())
+        values, cleared = _submitted()
+        misdirected = settings_store.misdirected_secrets(values, cleared)
+        if misdirected:   # the saved secret must not follow a changed URL or user to a server it was not for
+            name = misdirected[0]
+            raise ValueError(f"the server or user of {name} changed: enter the {_secret_word(name)} for the "
+                             f"new one too, or clear it")
+        settings_store.save(values, cleared)
     except (ValueError, ConfigError) as error:
         return api_error(400, str(error))
     return jsonify(settings_store.describe())

@@ -156,7 +156,10 @@ def init_app(app: Flask, settings) -> None:
     def guard():
         if not hosts.allows(request.host):
             return _refuse(400, "this host name is not allowed: add it to ALLOWED_HOSTS")
-        needed = None if request.endpoint == "static" else required_role(app.view_functions.get(request.endpoint))
+        if request.endpoint == "static":
+            g.person, g.via = None, None   # stylesheets and scripts: the same for everyone
+            return None
+        needed = required_role(app.view_functions.get(request.endpoint))
         try:
             g.person, g.via = _identify()
         except OperationalError:

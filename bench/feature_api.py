@@ -98,11 +98,12 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
 
 
 def load(base: str, name: str, make_request, clients: int, per_client: int, server=None,
-         report: bool = True) -> None:
+         report: bool = True, token: str = "") -> None:
     """`clients` threads, each on one keep-alive connection, sending `per_client` requests in a row.
 
     Prints latency percentiles and the CPU time the server processes (`server`: a
-    psutil.Process and its children) and this client spent per request.
+    psutil.Process and its children) and this client spent per request.  Every
+    request carries the API token, as a script's would (the guard's check included).
     """
     host, port = base.split("//", 1)[1].split(":")
 
@@ -114,8 +115,10 @@ def load(base: str, name: str, make_request, clients: int, per_client: int, serv
             method, path, body = make_request(rng)
             payload = json.dumps(body).encode() if body is not None else None
             started = time.perf_counter()
-            connection.request(method, path, body=payload,
-                               headers={"Content-Type": "application/json"} if payload else {})
+            headers = {"Authorization": f"Bearer {token}"}
+            if payload:
+                headers["Content-Type"] = "application/json"
+            connection.request(method, path, body=payload, headers=headers)
             answer = connection.getresponse()
             content = answer.read()
             timings.append(time.perf_counter() - started)
@@ -171,8 +174,11 @@ def run(options, url: str, data_dir: str) -> None:
     if options.web_threads:
         os.environ["WEB_THREADS"] = str(options.web_threads)
     import runtime
+    from auth import accounts, tokens
     from similarity import index as track_index
     runtime.init()
+    admin = accounts.create("bench", "bench-password", "admin")
+    token = tokens.create(admin.id, "feature benchmark")[1]
     started = time.perf_counter()
     fill(options.tracks, options.indexed)
     print(f"filled {options.tracks} tracks, {options.indexed} embeddings in {time.perf_counter() - started:.0f} s")
@@ -187,7 +193,8 @@ def run(options, url: str, data_dir: str) -> None:
         deadline = time.monotonic() + 120
         while True:
             try:
-                if requests.get(base + "/api/health", timeout=2).json()["index"].get("size"):
+                if requests.get(base + "/api/health", headers={"Authorization": f"Bearer {token}"},
+                                timeout=2).json()["index"].get("size"):
                     break
             except (requests.ConnectionError, requests.Timeout, KeyError, ValueError):
                 pass
@@ -214,10 +221,10 @@ def run(options, url: str, data_dir: str) -> None:
         print("|---|---|---|---|---|---|---|---|---|---|")
         web = psutil.Process(server.pid)
         for name, make_request in endpoints.items():
-            load(base, name, make_request, 2, 10, report=False)   # warm-up
-            load(base, name, make_request, options.clients, options.requests, web)
+            load(base, name, make_request, 2, 10, report=False, token=token)   # warm-up
+            load(base, name, make_request, options.clients, options.requests, web, token=token)
         for name in ("similar_tracks n=25", "find_path length=25"):
-            load(base, f"{name}, one client", endpoints[name], 1, options.requests, web)
+            load(base, f"{name}, one client", endpoints[name], 1, options.requests, web, token=token)
         workers = web.children()
         print(f"\nweb workers' RSS: {', '.join(f'{w.memory_info().rss / 2**20:.0f} MiB' for w in workers)}")
     finally:

@@ -2,9 +2,10 @@
 import pytest
 from sqlalchemy import select
 
-from db.models import Playlist, PlaylistItem, PlaylistPush
+from db.models import PLAYLIST_KINDS, Playlist, PlaylistItem, PlaylistPush
 from db.session import session_scope
 from tests.library import make_library
+from tests.support import signed_in
 
 
 @pytest.fixture
@@ -14,7 +15,7 @@ def library(env, music_dir):
 
 @pytest.fixture
 def client(library, app):
-    return app.test_client()
+    return signed_in(app.test_client(), "listener")   # creating playlists is a listener's right
 
 
 @pytest.fixture
@@ -109,7 +110,7 @@ def test_a_dead_media_server_is_a_clear_502_and_the_playlist_is_kept(env, monkey
     monkeypatch.setenv("NAVIDROME_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("NAVIDROME_USER", "me")
     monkeypatch.setenv("NAVIDROME_PASSWORD", "secret-pw")
-    client = create_app({"TESTING": True}).test_client()
+    client = signed_in(create_app({"TESTING": True}).test_client())
     answer = client.post("/api/create_playlist", json={"name": "Mix", "item_ids": ["song-1"]})
     assert answer.status_code == 502
     error = answer.get_json()["error"]
@@ -127,3 +128,10 @@ def test_each_server_says_where_its_playlist_opens():
     assert EmbyProvider("http://emby:8096/emby", "u", "t").playlist_url("7") == \
         "http://emby:8096/web/index.html#!/item?id=7"
     assert LyrionProvider("http://lms:9000").playlist_url("3") is None
+
+
+@pytest.mark.parametrize("kind", PLAYLIST_KINDS)
+def test_every_kind_the_database_keeps_is_accepted(client, library, kind):
+    answer = client.post("/api/create_playlist", json={"name": f"A {kind} list", "kind": kind,
+                                                       "item_ids": [library.item("jazz-1")]})
+    assert answer.status_code == 201, answer.get_json()

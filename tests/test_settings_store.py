@@ -224,3 +224,27 @@ def test_a_connection_test_sends_a_saved_secret_only_where_it_was_saved(client, 
         assert typed.status_code == 200 and other.requests
         assert {_secret_sent(kind, auth, r) for r in other.requests} == {"typed-secret"}
         assert "saved-secret" not in other.everything()
+
+
+def test_saving_a_new_server_or_user_needs_its_secret_too(client):
+    """Otherwise the next task would carry the saved secret to the new address."""
+    with recording_server() as saved_server, recording_server() as other:
+        _saved_server(client, "jellyfin", saved_server.url)
+        moved = client.post("/api/mediaserver", json={"values": {"JELLYFIN_URL": other.url}})
+        assert moved.status_code == 400 and "JELLYFIN_TOKEN changed" in moved.json["error"]
+        assert settings_store.effective().jellyfin_url == saved_server.url   # nothing saved
+        cleared = client.post("/api/mediaserver", json={"values": {"JELLYFIN_URL": other.url},
+                                                        "clear": ["JELLYFIN_TOKEN"]})
+        assert cleared.status_code == 400 and "needs JELLYFIN_TOKEN" in cleared.json["error"]
+        typed = client.post("/api/mediaserver", json={"values": {"JELLYFIN_URL": other.url,
+                                                                 "JELLYFIN_TOKEN": "new-secret"}})
+        assert typed.status_code == 200
+        assert other.requests == [] and saved_server.requests == []
+
+
+def test_the_fingerprint_never_lends_the_saved_password_to_another_user(client):
+    with recording_server() as saved_server:
+        _saved_server(client, "navidrome", saved_server.url, auth="password")
+        other = client.post("/api/sonic_fingerprint", json={"credentials": {"user": "someone-else"}})
+        assert other.status_code == 400 and "give that user's password" in other.json["error"]
+        assert saved_server.requests == []

@@ -17,18 +17,13 @@
     sonarium.text(notice, message);
   }
 
-  // Show the credential fields of the configured media server, if it has any.
-  async function showCredentials() {
-    let server;
-    try {
-      server = await sonarium.api("/api/mediaserver");
-    } catch (err) {
-      return;   // the run itself will report what is wrong
-    }
-    credentialSet = document.querySelector(`.credential-set[data-server="${server.type}"]`);
+  // Show the credential fields of the configured media server (the page names it), if it has any.
+  function showCredentials() {
+    const server = form.dataset.server;
+    credentialSet = server ? document.querySelector(`.credential-set[data-server="${server}"]`) : null;
     if (!credentialSet) return;
     credentialSet.hidden = false;
-    sonarium.text(document.getElementById("server-label"), `(your ${SERVER_NAMES[server.type]} account)`);
+    sonarium.text(document.getElementById("server-label"), `(your ${SERVER_NAMES[server]} account)`);
     document.getElementById("credentials").hidden = false;
   }
 
