@@ -3,6 +3,7 @@
 - GET /api/health  200 when the database, Redis and a worker for every queue are up,
                    503 (same JSON) when any is not; never an HTML error.  Open to anyone
                    (container probes), but only signed-in callers see the details.
+- GET /api/health/live  200 while the web process answers (for container probes; checks nothing else).
 - GET /api/config  the effective non-secret settings, saved values included (secrets show
                    only as *_set: true/false); admin only.
 """
@@ -52,6 +53,13 @@ def _workers() -> dict:
     if missing:
         raise RuntimeError("no worker listens on queue " + ", ".join(missing))
     return {"count": len(workers), "queues": listening}
+
+
+@bp.get("/api/health/live")
+@public
+def alive():
+    """The web process answers: what a liveness or readiness probe needs, checking nothing else."""
+    return jsonify({"status": "alive"})
 
 
 @bp.get("/api/health")

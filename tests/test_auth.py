@@ -283,4 +283,4 @@ def test_every_route_is_guarded_or_marked_public(app):
     from auth.policy import required_role
     public = sorted(rule.rule for rule in app.url_map.iter_rules()
                     if rule.endpoint != "static" and required_role(app.view_functions[rule.endpoint]) is None)
-    assert public == ["/api/health", "/login", "/logout", "/setup"]
+    assert public == ["/api/health", "/api/health/live", "/login", "/logout", "/setup"]

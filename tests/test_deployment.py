@@ -91,3 +91,15 @@ def test_supervisord_conf_uses_only_what_the_launcher_sets(tmp_path):
         "DATABASE_URL": "postgresql://db/x", "REDIS_URL": "redis://r:6379/0"}))
     assert (external["SONARIUM_RUN_POSTGRES"], external["SONARIUM_RUN_VALKEY"], external["SONARIUM_RUN_WEB"],
             external["SONARIUM_RUN_WORKERS"]) == ("false", "false", "false", "true")
+
+
+def test_k8s_probes_reach_the_web_app_without_an_account(anonymous):
+    """Probes carry no credentials and come by the pod's IP address (WEB_HOST listens everywhere)."""
+    probes = [container[kind]["httpGet"]
+              for d in _manifests() if d["kind"] == "Deployment"
+              for container in d["spec"]["template"]["spec"]["containers"]
+              for kind in ("readinessProbe", "livenessProbe") if "httpGet" in container.get(kind, {})]
+    assert probes
+    for probe in probes:
+        answer = anonymous.get(probe["path"], headers={"Host": f"127.0.0.1:{probe['port']}"})
+        assert answer.status_code == 200, probe
