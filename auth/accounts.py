@@ -17,7 +17,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from db.models import ROLES, Account, ApiToken
-from db.session import session_scope
+from db.session import read, session_scope
 
 MIN_PASSWORD_CHARS = 8
 MAX_PASSWORD_CHARS = 1024        # argon2 hashes anything, but a megabyte password is an attack
@@ -104,10 +104,13 @@ def authenticate(username: object, password: object) -> Person | None:
         return _person(row)
 
 
+PERSON_COLUMNS = (Account.id, Account.username, Account.role, Account.session_epoch)
+
+
 def get(account_id: int) -> Person | None:
-    with session_scope() as session:
-        row = session.get(Account, account_id)
-        return _person(row) if row else None
+    """The account, read on every signed-in request: one plain query, no ORM session."""
+    rows = read(select(*PERSON_COLUMNS).where(Account.id == account_id))
+    return Person(*rows[0]) if rows else None
 
 
 def listing() -> list[dict]:

@@ -63,6 +63,16 @@ def session_scope() -> Iterator[Session]:
         session.close()
 
 
+def read(statement) -> list:
+    """Rows of one read-only statement on a plain autocommit connection.
+
+    For the hot paths (every request's sign-in check, the feature APIs): no ORM
+    session and no BEGIN/ROLLBACK round trips.
+    """
+    with engine().connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        return connection.execute(statement).all()
+
+
 def wait_for_database(timeout: float = 60.0) -> None:
     """Block until the database answers, so start order does not matter.
 

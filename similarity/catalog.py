@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from db.models import Track
 from db.search import contains, fold
-from db.session import engine
+from db.session import read
 
 MIN_SEARCH_CHARS = 3
 SEARCH_LIMIT_MAX = 50
@@ -80,12 +80,6 @@ def _any(values: list, item_type):
     return any_(bindparam("values", values, type_=ARRAY(item_type)))
 
 
-def _read(statement) -> list:
-    """Rows of a read-only query on a plain connection: the feature APIs' hot path, so no ORM session."""
-    with engine().connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        return connection.execute(statement).all()   # autocommit: no BEGIN/ROLLBACK round trips
-
-
 class Names:
     """The indexed tracks' TrackInfo, held by the web process beside the index version it was read for.
 
@@ -106,7 +100,7 @@ class Names:
     def load(cls, track_ids: list[int]) -> "Names":
         rows = []
         for start in range(0, len(track_ids), _NAMES_BATCH):
-            rows += _read(select(*_COLUMNS).where(Track.id == _any(track_ids[start:start + _NAMES_BATCH], BigInteger))
+            rows += read(select(*_COLUMNS).where(Track.id == _any(track_ids[start:start + _NAMES_BATCH], BigInteger))
                           .order_by(Track.seen_at.asc().nulls_first(), Track.id.desc()))
         return cls(_info(row) for row in rows)
 
@@ -119,7 +113,7 @@ def describe(track_ids: Iterable[int], names: Names | None = None) -> dict[int, 
         found = {i: names.by_id[i] for i in wanted if i in names.by_id}
         wanted = [i for i in wanted if i not in found]
     if wanted:
-        found.update((row.id, _info(row)) for row in _read(select(*_COLUMNS).where(Track.id == _any(wanted, BigInteger))))
+        found.update((row.id, _info(row)) for row in read(select(*_COLUMNS).where(Track.id == _any(wanted, BigInteger))))
     return found
 
 
@@ -145,7 +139,7 @@ def by_item_ids(item_ids: Iterable[str], provider: str | None = None, names: Nam
              .order_by(Track.seen_at.desc().nulls_last(), Track.id))
     if provider is not None:
         query = query.where(Track.provider == provider)
-    for row in _read(query):
+    for row in read(query):
         found.setdefault(row.item_id, _info(row))
     return found
 
@@ -164,7 +158,7 @@ def by_title_artist(title: str, artist: str | None = None) -> TrackInfo | None:
     condition = [fold(Track.title) == fold(title), Track.analyzed_at.isnot(None)]
     if artist:
         condition.append(fold(Track.artist) == fold(artist))
-    rows = _read(select(*_COLUMNS).where(*condition)
+    rows = read(select(*_COLUMNS).where(*condition)
                  .order_by(func.length(func.coalesce(Track.album, "")), Track.id).limit(1))
     return _info(rows[0]) if rows else None
 
@@ -182,7 +176,7 @@ def search(text: str, limit: int = 20) -> list[TrackInfo]:
         raise ValueError(f"type at least {MIN_SEARCH_CHARS} characters")
     words = [w for w in needle.split(" ") if w]
     each_word = [or_(contains(Track.title, w), contains(Track.artist, w)) for w in words]
-    found = [_info(row) for row in _read(select(*_COLUMNS).where(and_(*each_word), Track.analyzed_at.isnot(None))
+    found = [_info(row) for row in read(select(*_COLUMNS).where(and_(*each_word), Track.analyzed_at.isnot(None))
                                          .limit(_SEARCH_CANDIDATES))]
     folded = _plain(needle)
 
