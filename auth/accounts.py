@@ -16,6 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from auth import cache
 from db.models import ROLES, Account, ApiToken
 from db.session import read, session_scope
 
@@ -82,9 +83,11 @@ def create(username: object, password: object, role: object) -> Person:
             row = Account(username=name, password_hash=_hasher.hash(secret), role=role)
             session.add(row)
             session.flush()
-            return _person(row)
+            person = _person(row)
     except IntegrityError:
         raise AccountError(f"username: {name!r} is taken") from None
+    cache.bump()
+    return person
 
 
 def authenticate(username: object, password: object) -> Person | None:
@@ -133,7 +136,9 @@ def set_password(account_id: int, password: object) -> Person:
         row.session_epoch += 1
         row.password_changed_at = dt.datetime.now(dt.timezone.utc)
         session.flush()
-        return _person(row)
+        person = _person(row)
+    cache.bump()
+    return person
 
 
 def _other_admins(session, account_id: int) -> int:
@@ -155,7 +160,9 @@ def set_role(account_id: int, role: object) -> Person:
             row.role = role
             row.session_epoch += 1   # sessions carry no role, but a demoted person signs in again
         session.flush()
-        return _person(row)
+        person = _person(row)
+    cache.bump()
+    return person
 
 
 def delete(account_id: int) -> None:
@@ -167,9 +174,11 @@ def delete(account_id: int) -> None:
         if row.role == "admin" and not _other_admins(session, account_id):
             raise AccountError("the last admin cannot be deleted")
         session.delete(row)
+    cache.bump()
 
 
 def end_sessions(account_id: int) -> None:
     with session_scope() as session:
         session.execute(update(Account).where(Account.id == account_id)
                         .values(session_epoch=Account.session_epoch + 1))
+    cache.bump()

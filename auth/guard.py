@@ -2,7 +2,8 @@
 
 In order: the Host must be one Sonarium answers to (400 otherwise: a DNS
 rebinding page reaches the server under its own name); the caller is
-identified by a bearer token or the session cookie; a state-changing request
+identified by a bearer token or the session cookie (remembered per process
+until an account or token changes: auth/cache.py); a state-changing request
 made with the session must come from Sonarium's own pages (same Origin, or
 the page's CSRF token), while one made with a token needs nothing more; then
 the view's role (auth.policy) is checked: 401 JSON on /api or the sign-in page
@@ -26,6 +27,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from api_errors import api_error, wants_json
 from auth import accounts, setup, tokens
 from auth.accounts import Person
+from auth.cache import IdentityCache
 from auth.policy import allows, required_role
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -97,18 +99,20 @@ def client_address() -> str:
     return request.remote_addr or "unknown"
 
 
-def _identify() -> tuple[Person | None, str | None]:
+def _identify(known: IdentityCache) -> tuple[Person | None, str | None]:
     header = request.headers.get("Authorization")
     if header is not None:
         scheme, _, credential = header.partition(" ")
-        person = tokens.authenticate(credential.strip()) if scheme.lower() == "bearer" else None
+        credential = credential.strip()
+        person = (known.get(("token", tokens.digest(credential)), lambda: tokens.authenticate(credential))
+                  if scheme.lower() == "bearer" else None)
         if person is None:
             abort(401, description="Authorization: expected 'Bearer <token>' with a valid, unrevoked API token")
         return person, "token"
     uid = session.get("uid")
     if not isinstance(uid, int):
         return None, None
-    person = accounts.get(uid)
+    person = known.get(("account", uid), lambda: accounts.get(uid))
     if person is None or session.get("epoch") != person.session_epoch:
         session.clear()   # the account is gone or its password changed: this session is over
         return None, None
@@ -145,6 +149,7 @@ def _refuse(status: int, message: str):
 def init_app(app: Flask, settings) -> None:
     """Bind the guard, the session cookie rules and the security headers to `app`."""
     hosts = HostPolicy(settings.allowed_hosts, settings.web_host)
+    known = app.extensions["sonarium.identities"] = IdentityCache()
     hops = settings.trusted_proxies
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
@@ -161,7 +166,7 @@ def init_app(app: Flask, settings) -> None:
             return None
         needed = required_role(app.view_functions.get(request.endpoint))
         try:
-            g.person, g.via = _identify()
+            g.person, g.via = _identify(known)
         except OperationalError:
             if needed is not None:
                 raise   # answered 503 by api_errors

@@ -12,6 +12,7 @@ import secrets
 
 from sqlalchemy import select, update
 
+from auth import cache
 from auth.accounts import PERSON_COLUMNS, AccountError, Person
 from db.models import Account, ApiToken
 from db.session import read, session_scope
@@ -19,9 +20,10 @@ from db.session import read, session_scope
 PREFIX = "son_"
 MAX_NAME_CHARS = 80
 _TOUCH_EVERY = dt.timedelta(minutes=1)   # last_used_at is a hint; don't write it on every call
+# (auth.cache answers most calls without this module, so an active token is touched about once a minute)
 
 
-def _digest(token: str) -> str:
+def digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -34,10 +36,12 @@ def create(account_id: int, name: object) -> tuple[dict, str]:
     with session_scope() as session:
         if session.get(Account, account_id) is None:
             raise AccountError(f"no account {account_id}")
-        row = ApiToken(account_id=account_id, name=label, token_sha256=_digest(token), hint=token[:8])
+        row = ApiToken(account_id=account_id, name=label, token_sha256=digest(token), hint=token[:8])
         session.add(row)
         session.flush()
-        return _describe(row), token
+        described = _describe(row)
+    cache.bump()
+    return described, token
 
 
 def _describe(row: ApiToken) -> dict:
@@ -59,6 +63,7 @@ def revoke(token_id: int) -> None:
         if row is None:
             raise AccountError(f"no token {token_id}")
         session.delete(row)
+    cache.bump()
 
 
 def authenticate(token: str) -> Person | None:
@@ -66,7 +71,7 @@ def authenticate(token: str) -> Person | None:
     if not token.startswith(PREFIX) or len(token) > 200:
         return None
     rows = read(select(ApiToken.id, ApiToken.last_used_at, *PERSON_COLUMNS).join(Account)
-                .where(ApiToken.token_sha256 == _digest(token)))
+                .where(ApiToken.token_sha256 == digest(token)))
     if not rows:
         return None
     token_id, last_used, *person = rows[0]

@@ -284,3 +284,28 @@ def test_every_route_is_guarded_or_marked_public(app):
     public = sorted(rule.rule for rule in app.url_map.iter_rules()
                     if rule.endpoint != "static" and required_role(app.view_functions[rule.endpoint]) is None)
     assert public == ["/api/health", "/api/health/live", "/login", "/logout", "/setup"]
+
+
+def test_a_revoked_token_or_changed_password_is_refused_at_once_by_every_process(env, app):
+    """Each web process remembers who a credential is; a change anywhere is seen on the next request."""
+    from app import create_app
+    from auth import cache
+    other_process = create_app({"TESTING": True})
+    admin = signed_in(app.test_client())
+    made = admin.post("/api/tokens", json={"name": "player", "account_id": account("listener").id}).json
+    player = other_process.test_client()
+    player.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {made['token']}"
+    browser = other_process.test_client()
+    login(browser, "listener")
+    assert player.get("/api/me").status_code == 200 and browser.get("/api/me").status_code == 200   # remembered
+    assert other_process.extensions["sonarium.identities"]._entries
+
+    assert admin.delete(f"/api/tokens/{made['id']}").status_code == 200
+    assert player.get("/api/me").status_code == 401
+    assert admin.patch(f"/api/accounts/{made['account_id']}", json={"password": "another password"}).status_code == 200
+    assert browser.get("/api/me").status_code == 401
+
+    # Without Redis, nothing is remembered: the database answers every time.
+    from tasks import queues
+    queues.configure("redis://127.0.0.1:1/0")
+    assert cache.IdentityCache().get("x", lambda: "from the database") == "from the database"
