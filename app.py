@@ -14,6 +14,7 @@ from typing import Any, Mapping
 from flask import Flask
 
 import api_errors
+import api_input
 import runtime
 from auth import guard
 from config import load_settings
@@ -35,6 +36,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["sonarium.index"] = live_index
 
     guard.init_app(app, settings)
+    api_input.init_app(app)
     import app_alchemy
     import app_auth
     import app_playlists

@@ -85,11 +85,24 @@ def _boolean(raw: str) -> bool:
     raise ValueError("true or false (also 1/0, yes/no, on/off)")
 
 
+_MAX_URL_CHARS = 2000
+_MAX_HOST_CHARS = 253   # the longest DNS name
+
+
 def _http_url(raw: str) -> str:
+    expected = "an http:// or https:// URL with a host, e.g. http://192.168.1.5:4533"
     value = raw.strip().rstrip("/")
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError("an http:// or https:// URL with a host, e.g. http://192.168.1.5:4533")
+    if len(value) > _MAX_URL_CHARS:
+        raise ValueError(f"{expected}, at most {_MAX_URL_CHARS} characters")
+    try:
+        parts = urlsplit(value)
+        host, port = parts.hostname, parts.port   # port raises ValueError when out of range
+    except ValueError:
+        raise ValueError(expected) from None
+    if parts.scheme not in ("http", "https") or not host:
+        raise ValueError(expected)
+    if len(host) > _MAX_HOST_CHARS or any(len(label) > 63 for label in host.split(".")):
+        raise ValueError(f"{expected}; the host name is too long")
     return value
 
 
@@ -381,7 +394,7 @@ def load_settings(environ: Mapping[str, str] | None = None,
         try:
             values[var.name] = var.parse(raw)
         except ValueError as error:
-            shown = "(hidden)" if var.secret else repr(raw)
+            shown = "(hidden)" if var.secret else repr(raw if len(raw) <= 80 else raw[:60] + "…")
             raise ConfigError(f"{var.name}={shown} is not valid: expected {error}") from None
 
     provider = values["MEDIASERVER_TYPE"]
