@@ -21,6 +21,9 @@ import logging
 import tempfile
 import time
 from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field
 
 import runtime
 import settings_store
@@ -37,6 +40,7 @@ log = logging.getLogger(__name__)
 _COUNTS = ("analyzed", "skipped", "failed")
 _FAILURES_KEPT = 100                    # per album and per run, shown on the home page
 _RETRY_DELAYS = (2.0, 8.0, 30.0)        # s between attempts at a transient network error
+DepthName = Literal[tuple(DEPTHS)]       # checked when the task is started (tasks.registry.args_model)
 _TAIL_ALBUMS = 20                       # the run's last albums, started biggest first
 
 
@@ -56,9 +60,8 @@ def _with_retries(ctx: TaskContext, action, *args):
 
 
 @task_type("analysis", queue=queues.HIGH, job_timeout=14 * 24 * 3600, title="Library analysis", main=True)
-def run_analysis(ctx: TaskContext, num_recent_albums: int = 0, depth: str = DEFAULT_DEPTH) -> str:
-    if depth not in DEPTHS:
-        raise ValueError(f"unknown depth {depth!r}: one of {', '.join(DEPTHS)}")
+def run_analysis(ctx: TaskContext, num_recent_albums: Annotated[int, Field(ge=0)] = 0,
+                 depth: DepthName = DEFAULT_DEPTH) -> str:
     provider = settings_store.current_provider()
     started_db = track_store.database_now()
     started = time.monotonic()

@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import inspect
+import typing
 from typing import Callable
+
+import pydantic
 
 from tasks import TASK_MODULES
 from tasks.queues import ALL_QUEUES
@@ -61,6 +65,25 @@ def main_types() -> list[TaskType]:
     return [t for t in _TYPES.values() if t.main]
 
 
-def check_args(spec: TaskType, args: dict) -> None:
-    """Raise TypeError (with Python's own message) if `args` do not fit the task function."""
-    inspect.signature(spec.function).bind(None, **args)
+@functools.cache
+def args_model(function: Callable) -> type[pydantic.BaseModel]:
+    """A model of the task function's arguments (all but the context), from its annotations.
+
+    Strict: JSON's types must match (no "3" for 3, no list for a string); unknown
+    names are refused; the annotations' constraints (e.g. Field(ge=0)) apply.
+    """
+    hints = typing.get_type_hints(function, include_extras=True)
+    fields = {name: (hints.get(name, typing.Any), ... if parameter.default is inspect.Parameter.empty
+                     else parameter.default)
+              for name, parameter in list(inspect.signature(function).parameters.items())[1:]}
+    return pydantic.create_model(f"{function.__name__}_args",
+                                 __config__=pydantic.ConfigDict(extra="forbid", strict=True), **fields)
+
+
+def check_args(spec: TaskType, args: dict) -> dict:
+    """The arguments as the task function takes them; TypeError naming each bad one."""
+    try:
+        return args_model(spec.function).model_validate(args).model_dump()
+    except pydantic.ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'args'}: {e['msg']}" for e in error.errors())
+        raise TypeError(problems) from None

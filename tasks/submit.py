@@ -57,9 +57,9 @@ def submit_main(task_type: str, args: dict | None = None) -> str:
     spec = registry.get(task_type)
     if not spec.main:
         raise ValueError(f"{task_type} cannot be started on its own")
-    registry.check_args(spec, args or {})
+    args = registry.check_args(spec, args or {})
     task_id = str(uuid.uuid4())
-    store.create(task_id, task_type, spec.queue, spec.job_timeout, args or {}, parent_id=None)
+    store.create(task_id, task_type, spec.queue, spec.job_timeout, args, parent_id=None)
     enqueue(task_id)
     return task_id
 

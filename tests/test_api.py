@@ -19,6 +19,10 @@ def test_unknown_routes_and_methods_answer_json(client):
     ({"type": "library_scan.folder"}, "unknown task type"),  # children cannot be started alone
     ({"type": "library_scan", "args": []}, '"args" must be a JSON object'),
     ({"type": "library_scan", "args": {"surprise": 1}}, "bad args"),
+    ({"type": "analysis", "args": {"num_recent_albums": "abc"}}, "num_recent_albums: Input should be a valid integer"),
+    ({"type": "analysis", "args": {"num_recent_albums": -1}}, "num_recent_albums: Input should be greater than"),
+    ({"type": "analysis", "args": {"depth": ["fast"]}}, "depth: Input should be 'fast', 'balanced' or 'full'"),
+    ({"type": "analysis", "args": {"depth": "deep"}}, "depth: Input should be"),
 ])
 def test_bad_start_requests_are_400(client, body, message):
     response = client.post("/api/tasks", json=body) if not isinstance(body, str) else \
