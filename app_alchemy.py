@@ -33,12 +33,13 @@ Credentials travel only in the POST body: they are never saved, logged, or sent 
 """
 from __future__ import annotations
 
-import math
-from typing import Any
+from typing import Annotated, Any
 
 from flask import Blueprint, current_app, jsonify, render_template, request
+from pydantic import Field
 
 import settings_store
+from api_contract import Anything, ItemId, Strict, answers, spec
 from api_errors import api_error
 from config import ConfigError
 from mediaserver.base import AuthFailed
@@ -50,51 +51,22 @@ bp = Blueprint("alchemy", __name__)
 
 
 
-class BadRequest(ValueError):
-    """The body is malformed; the message says how."""
+SongList = Annotated[list[ItemId], Field(max_length=alchemy.MAX_SONGS_PER_SIDE)]
 
 
-def _body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise BadRequest("expected a JSON object body")
-    return body
+class AlchemyBody(Strict):
+    add: Annotated[SongList, Field(min_length=1)]
+    subtract: SongList = []
+    n: Annotated[int, Field(strict=True, ge=1, le=alchemy.MAX_N)] = alchemy.DEFAULT_N
+    temperature: Annotated[float, Field(ge=0, le=alchemy.MAX_TEMPERATURE)] = 0.0
+    seed: Annotated[int, Field(strict=True, ge=0)] | None = None
+    subtract_distance: Annotated[float, Field(ge=0, le=2)] | None = None
 
 
-def _integer(body: dict, name: str, default: int, low: int, high: int) -> int:
-    value = body.get(name, default)
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise BadRequest(f'"{name}" must be a whole number from {low} to {high}')
-    if not low <= value <= high:
-        raise BadRequest(f'"{name}" must be from {low} to {high}, not {value}')
-    return value
-
-
-def _number(body: dict, name: str, default: float | None, low: float, high: float) -> float | None:
-    value = body.get(name, default)
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise BadRequest(f'"{name}" must be a number from {low:g} to {high:g}')
-    if not low <= value <= high:
-        raise BadRequest(f'"{name}" must be from {low:g} to {high:g}, not {value:g}')
-    return float(value)
-
-
-def _item_ids(body: dict, name: str, required: bool) -> list[str]:
-    value = body.get(name, [] if not required else None)
-    if value is None and not required:
-        return []
-    if not isinstance(value, list) or (required and not value):
-        need = "a non-empty list" if required else "a list"
-        raise BadRequest(f'"{name}" must be {need} of track item ids')
-    if len(value) > alchemy.MAX_SONGS_PER_SIDE:
-        raise BadRequest(f'"{name}" takes at most {alchemy.MAX_SONGS_PER_SIDE} songs')
-    if not all(isinstance(item, str) and item for item in value):
-        raise BadRequest(f'"{name}" must hold item ids as non-empty strings')
-    return value
+class FingerprintBody(Strict):
+    n: Annotated[int, Field(strict=True, ge=fingerprint.MIN_N, le=fingerprint.MAX_N)] = fingerprint.DEFAULT_N
+    credentials: dict[str, Any] | None = Field(None, description="per-user credentials of the configured "
+                                                                 "server, e.g. {\"user\", \"password\"}")
 
 
 def _index() -> TrackIndex:
@@ -108,24 +80,14 @@ def alchemy_page():
 
 
 @bp.post("/api/alchemy")
+@spec.validate(json=AlchemyBody, resp=answers(Anything, 404, 409))
 def alchemy_api():
-    try:
-        body = _body()
-        add = _item_ids(body, "add", required=True)
-        subtract = _item_ids(body, "subtract", required=False)
-        n = _integer(body, "n", alchemy.DEFAULT_N, 1, alchemy.MAX_N)
-        temperature = _number(body, "temperature", 0.0, 0.0, alchemy.MAX_TEMPERATURE)
-        seed = body.get("seed")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-            raise BadRequest('"seed" must be a whole number >= 0')
-        subtract_distance = _number(body, "subtract_distance", None, 0.0, 2.0)
-    except BadRequest as error:
-        return api_error(400, str(error))
+    body = request.context.json
     index = _index()
     try:
-        add_tracks, subtract_tracks = alchemy.resolve(index, add, subtract)
-        mixture = alchemy.mix(index, add_tracks, subtract_tracks, n=n, temperature=temperature, seed=seed,
-                              subtract_distance=subtract_distance)
+        add_tracks, subtract_tracks = alchemy.resolve(index, body.add, body.subtract)
+        mixture = alchemy.mix(index, add_tracks, subtract_tracks, n=body.n, temperature=body.temperature,
+                              seed=body.seed, subtract_distance=body.subtract_distance)
     except alchemy.AlchemyError as error:
         return api_error(error.status, str(error))
     return jsonify(mixture.as_json())
@@ -143,15 +105,13 @@ def fingerprint_page():
 
 
 @bp.post("/api/sonic_fingerprint")
+@spec.validate(json=FingerprintBody, resp=answers(Anything, 404, 409, 502))
 def fingerprint_api():
-    try:
-        body = _body()
-        n = _integer(body, "n", fingerprint.DEFAULT_N, fingerprint.MIN_N, fingerprint.MAX_N)
-    except BadRequest as error:
-        return api_error(400, str(error))
+    body = request.context.json
+    n = body.n
     saved = settings_store.effective()   # invalid saved settings: 409, as app.py answers ConfigError
     try:
-        overrides = fingerprint.credential_overrides(saved.mediaserver_type, body.get("credentials"))
+        overrides = fingerprint.credential_overrides(saved.mediaserver_type, body.credentials)
         settings = settings_store.effective(overrides) if overrides else saved
     except ValueError as error:   # ConfigError included; its messages never show a secret
         return api_error(400, str(error))

@@ -7,7 +7,8 @@ Routes and their errors:
                            max_per_artist=1.. (optional)
                            200 {"seed": track, "tracks": [track + "distance"], "index_version",
                                 "excluded": {"duplicates": n, "artist_cap": n}}
-                           400 no seed given, n or max_per_artist not an integer in range;
+                           400 no seed given, n or max_per_artist not an integer in range (the query
+                           is declared in SimilarQuery and checked by api_contract);
                            404 unknown seed, or a seed not in the index yet; 503 no index loaded
 - GET /api/find_path       start_item_id=ID or start_title=T (&start_artist=A), the same for end_;
                            length=2..200 counting both ends (default 25)
@@ -21,14 +22,38 @@ Distances are cosine distances in the index space (0 = the same sound, 2 = oppos
 """
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, render_template, request
+from typing import Annotated
 
+from flask import Blueprint, current_app, jsonify, render_template, request
+from pydantic import BaseModel, Field
+
+from api_contract import Anything, answers, spec
 from api_errors import api_error
 from similarity import catalog, neighbours, path
 from similarity.catalog import TrackInfo
 from similarity.index import TrackIndex
 
 bp = Blueprint("similarity", __name__)
+
+Name = Annotated[str, Field(max_length=500)] | None
+
+
+class SimilarQuery(BaseModel):
+    item_id: Name = None
+    title: Name = None
+    artist: Name = None
+    n: Annotated[int, Field(ge=neighbours.MIN_N, le=neighbours.MAX_N)] = neighbours.DEFAULT_N
+    max_per_artist: Annotated[int, Field(ge=1, le=1000)] | None = None
+
+
+class PathQuery(BaseModel):
+    start_item_id: Name = None
+    start_title: Name = None
+    start_artist: Name = None
+    end_item_id: Name = None
+    end_title: Name = None
+    end_artist: Name = None
+    length: Annotated[int, Field(ge=path.MIN_LENGTH, le=path.MAX_LENGTH)] = path.DEFAULT_LENGTH
 
 
 class _Refused(Exception):
@@ -39,30 +64,14 @@ class _Refused(Exception):
         self.status = status
 
 
-def _integer(name: str, low: int, high: int | None, default: int | None) -> int | None:
-    """The query parameter `name` as an integer in low..high (high None: no upper bound); blank = default."""
-    raw = request.args.get(name, "").strip()
-    if not raw:
-        return default
-    bounds = f"from {low} to {high}" if high is not None else f"of at least {low}"
-    try:
-        value = int(raw)
-    except ValueError:
-        raise _Refused(400, f"{name} must be a whole number {bounds}, not {raw[:40]!r}") from None
-    if value < low or (high is not None and value > high):
-        raise _Refused(400, f"{name} must be a whole number {bounds}, not {value}")
-    return value
-
-
 def _index() -> TrackIndex:
     return current_app.extensions["sonarium.index"].require()
 
 
-def _seed(index: TrackIndex, prefix: str, role: str) -> TrackInfo:
+def _seed(index: TrackIndex, query: BaseModel, prefix: str, role: str) -> TrackInfo:
     """The track named by `<prefix>item_id`, or `<prefix>title` (+ `<prefix>artist`); it must be indexed."""
-    item_id = request.args.get(prefix + "item_id", "").strip()
-    title = request.args.get(prefix + "title", "").strip()
-    artist = request.args.get(prefix + "artist", "").strip() or None
+    item_id, title, artist = ((getattr(query, prefix + name) or "").strip() for name in ("item_id", "title", "artist"))
+    artist = artist or None
     if item_id:
         track = catalog.by_item_id(item_id, index.names)
         if track is None:
@@ -98,12 +107,12 @@ def path_page():
 
 
 @bp.get("/api/similar_tracks")
+@spec.validate(query=SimilarQuery, resp=answers(Anything, 404))
 def similar_tracks():
-    n = _integer("n", neighbours.MIN_N, neighbours.MAX_N, neighbours.DEFAULT_N)
-    max_per_artist = _integer("max_per_artist", 1, None, None)
+    query = request.context.query
     index = _index()
-    seed = _seed(index, "", "seed song")
-    result = neighbours.similar_tracks(index, seed, n, max_per_artist)
+    seed = _seed(index, query, "", "seed song")
+    result = neighbours.similar_tracks(index, seed, query.n, query.max_per_artist)
     return jsonify({
         "seed": seed.as_json(),
         "tracks": [track.as_json(distance=round(distance, 4)) for track, distance in result.tracks],
@@ -113,11 +122,13 @@ def similar_tracks():
 
 
 @bp.get("/api/find_path")
+@spec.validate(query=PathQuery, resp=answers(Anything, 404))
 def find_path():
-    length = _integer("length", path.MIN_LENGTH, path.MAX_LENGTH, path.DEFAULT_LENGTH)
+    query = request.context.query
+    length = query.length
     index = _index()
-    start = _seed(index, "start_", "start song")
-    end = _seed(index, "end_", "end song")
+    start = _seed(index, query, "start_", "start song")
+    end = _seed(index, query, "end_", "end song")
     if start.id == end.id:
         raise _Refused(400, "start and end are the same track: choose two different songs")
     try:

@@ -12,8 +12,12 @@ Routes and their errors (starting and cancelling need an admin: 403 for a listen
 """
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template, request
+from typing import Annotated, Any
 
+from flask import Blueprint, jsonify, render_template, request
+from pydantic import BaseModel, Field, RootModel
+
+from api_contract import Anything, Strict, answers, spec
 from api_errors import api_error
 from auth.policy import admin_only
 from db.models import LIVE_STATUSES
@@ -22,6 +26,25 @@ from tasks.serialize import task_json
 
 bp = Blueprint("tasks", __name__)
 _TASK_ID_MAX = 64
+
+
+class StartTask(Strict):
+    type: Annotated[str, Field(max_length=64, examples=["library_scan"])]
+    args: dict[str, Any] = Field(default_factory=dict, description="the task type's arguments, typed per type")
+
+
+class TaskKind(BaseModel):
+    type: str
+    title: str
+
+
+class TaskStarted(BaseModel):
+    task_id: str
+    status_url: str
+
+
+class LastResultQuery(BaseModel):
+    type: Annotated[str, Field(max_length=64)] | None = None
 
 
 def _known_task(task_id: str):
@@ -36,24 +59,21 @@ def home():
 
 
 @bp.get("/api/task_types")
+@spec.validate(resp=answers(RootModel[list[TaskKind]]))
 def task_types():
     return jsonify([{"type": t.name, "title": t.title} for t in registry.main_types()])
 
 
 @bp.post("/api/tasks")
 @admin_only
+@spec.validate(json=StartTask, resp=answers(TaskStarted, 409, status=202))
 def start_task():
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict) or not isinstance(body.get("type"), str):
-        return api_error(400, 'expected a JSON object like {"type": "library_scan"}')
-    args = body.get("args", {})
-    if not isinstance(args, dict):
-        return api_error(400, '"args" must be a JSON object')
+    body = request.context.json
     startable = {t.name for t in registry.main_types()}
-    if body["type"] not in startable:
-        return api_error(400, f"unknown task type {body['type']!r}", known=sorted(startable))
+    if body.type not in startable:
+        return api_error(400, f"unknown task type {body.type!r}", known=sorted(startable))
     try:
-        task_id = submit.submit_main(body["type"], args)
+        task_id = submit.submit_main(body.type, body.args)
     except store.TaskAlreadyRunning as running:
         return api_error(409, str(running), task_id=running.task_id)
     except TypeError as error:
@@ -62,6 +82,7 @@ def start_task():
 
 
 @bp.get("/api/status/<task_id>")
+@spec.validate(resp=answers(Anything, 404))
 def status(task_id: str):
     task = _known_task(task_id)
     if task is None:
@@ -71,6 +92,7 @@ def status(task_id: str):
 
 @bp.post("/api/cancel/<task_id>")
 @admin_only
+@spec.validate(resp=answers(Anything, 404, 409))
 def cancel(task_id: str):
     task = _known_task(task_id)
     if task is None:
@@ -82,13 +104,15 @@ def cancel(task_id: str):
 
 
 @bp.get("/api/active_tasks")
+@spec.validate(resp=answers(RootModel[list[dict[str, Any]]]))
 def active_tasks():
     return jsonify([task_json(t, with_children=True, log_lines=20) for t in store.live_main_tasks()])
 
 
 @bp.get("/api/last_result")
+@spec.validate(query=LastResultQuery, resp=answers(Anything, 404))
 def last_result():
-    task = store.last_finished_main_task(request.args.get("type"))
+    task = store.last_finished_main_task(request.context.query.type)
     if task is None:
         return api_error(404, "no task has finished yet")
     return jsonify(task_json(task, with_children=True, log_lines=50))

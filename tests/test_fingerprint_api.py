@@ -192,10 +192,10 @@ def test_without_a_play_log_empty_or_unanalysed_history_is_409(env, music_dir, t
 
 
 @pytest.mark.parametrize("body, message", [
-    ({"n": 39}, '"n" must be from 40 to 200, not 39'),
-    ({"n": 201}, '"n" must be from 40 to 200, not 201'),
-    ({"n": "50"}, '"n" must be a whole number'),
-    ({"credentials": "user:pw"}, '"credentials" must be an object'),
+    ({"n": 39}, "n: Input should be greater than or equal to 40"),
+    ({"n": 201}, "n: Input should be less than or equal to 200"),
+    ({"n": "50"}, "n: Input should be a valid integer"),
+    ({"credentials": "user:pw"}, "credentials: Input should be a valid dictionary"),
     ({"credentials": {"user": "x"}}, "takes no credential user (accepted: none)"),
     ([1], "expected a JSON object"),
 ])

@@ -110,12 +110,12 @@ def test_n_up_to_the_whole_library(env):
 
 
 @pytest.mark.parametrize("params, message", [
-    ({"n": "0"}, "n must be a whole number from 1 to 500"),
-    ({"n": "501"}, "n must be a whole number from 1 to 500"),
-    ({"n": "ten"}, "n must be a whole number from 1 to 500"),
-    ({"n": "2.5"}, "n must be a whole number"),
-    ({"max_per_artist": "0"}, "max_per_artist must be a whole number of at least 1"),
-    ({"max_per_artist": "two"}, "max_per_artist must be a whole number"),
+    ({"n": "0"}, "n: Input should be greater than or equal to 1"),
+    ({"n": "501"}, "n: Input should be less than or equal to 500"),
+    ({"n": "ten"}, "n: Input should be a valid integer"),
+    ({"n": "2.5"}, "n: Input should be a valid integer"),
+    ({"max_per_artist": "0"}, "max_per_artist: Input should be greater than or equal to 1"),
+    ({"max_per_artist": "two"}, "max_per_artist: Input should be a valid integer"),
 ])
 def test_bad_numbers_are_400(env, params, message):
     library = make_library({"jazz": 3})
