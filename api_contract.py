@@ -20,6 +20,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from spectree import Response, SecurityScheme, SpecTree
+from spectree.models import SecuritySchemeData
 from spectree.plugins.flask_plugin import FlaskPlugin
 
 # The answers any route may give besides its own: the caller's input (400), no
@@ -86,11 +87,15 @@ def _refuse(request, response, validation_error, instance, model_adapter) -> Non
 
 spec = SpecTree(
     "flask", backend=_Plugin, before=_refuse, validation_error_status=400, mode="strict",
-    title="Sonarium API", version="1", path="api", filename="openapi.json", page_templates={},
+    # spectree leaves out of the contract every route under its own `path`: keep that off /api
+    # (app_system.py serves the contract at /api/openapi.json itself).
+    title="Sonarium API", version="1", path="apidoc", page_templates={},
     description="Every call needs a session cookie from the sign-in page or `Authorization: Bearer <token>` "
                 "(tokens are made on the Accounts page). Errors are JSON: {\"error\", \"status\"}.",
-    security_schemes=[SecurityScheme(name="token", data={"type": "http", "scheme": "bearer"}),
-                      SecurityScheme(name="session", data={"type": "apiKey", "name": "sonarium_session",
-                                                           "in": "cookie"})],
+    security_schemes=[
+        SecurityScheme(name="token", data=SecuritySchemeData(type="http", scheme="bearer")),
+        SecurityScheme(name="session", data=SecuritySchemeData(type="apiKey", name="sonarium_session",
+                                                               field_in="cookie")),
+    ],
     security=[{"token": []}, {"session": []}],
 )

@@ -13,7 +13,6 @@ from typing import Any, Mapping
 
 from flask import Flask
 
-import api_contract
 import api_errors
 import api_input
 import runtime
@@ -53,5 +52,4 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(app_playlists.bp)
     app.register_blueprint(app_alchemy.bp)
     api_errors.register(app)
-    api_contract.spec.register(app)
     return app

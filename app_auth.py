@@ -23,8 +23,13 @@ Routes and their errors:
 """
 from __future__ import annotations
 
-from flask import Blueprint, g, jsonify, redirect, render_template, request
+from typing import Annotated, Literal
 
+from flask import Blueprint, g, jsonify, redirect, render_template, request
+from pydantic import BaseModel, Field
+
+import api_input
+from api_contract import Anything, Strict, answers, spec
 from api_errors import api_error
 from auth import accounts, guard, setup, throttle, tokens
 from auth.accounts import AccountError
@@ -41,9 +46,40 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+Secret = Annotated[str, Field(max_length=accounts.MAX_PASSWORD_CHARS)]
+
+
+class PasswordChange(Strict):
+    current_password: Secret
+    new_password: Secret
+
+
+class NewAccount(Strict):
+    username: Annotated[str, Field(max_length=64, examples=["kitchen"])]
+    password: Secret
+    role: Literal[ROLES] = "listener"
+
+
+class AccountChange(Strict):
+    role: Literal[ROLES] | None = None
+    password: Secret | None = None
+
+
+class NewToken(Strict):
+    name: Annotated[str, Field(max_length=tokens.MAX_NAME_CHARS, examples=["kitchen player"])]
+    account_id: Annotated[int, Field(strict=True, ge=1)] | None = Field(None, description="default: your own")
+
+
+class Me(BaseModel):
+    id: int
+    username: str
+    role: str
+    via: str
+
+
 def _json_body() -> dict:
-    body = request.get_json(silent=True)
-    return body if isinstance(body, dict) else {}
+    """The declared body's fields that the caller actually sent."""
+    return request.context.json.model_dump(exclude_unset=True)
 
 
 def _throttled(error: throttle.Throttled, template: str, **context):
@@ -120,11 +156,13 @@ def accounts_page():
 
 
 @bp.get("/api/me")
+@spec.validate(resp=answers(Me))
 def me():
     return jsonify({**g.person.as_json(), "via": g.via})
 
 
 @bp.post("/api/me/password")
+@spec.validate(json=PasswordChange, resp=answers(Anything, 429))
 def change_own_password():
     body = _json_body()
     address = guard.client_address()
@@ -146,12 +184,14 @@ def change_own_password():
 
 @bp.get("/api/accounts")
 @admin_only
+@spec.validate(resp=answers(Anything))
 def list_accounts():
     return jsonify({"accounts": accounts.listing()})
 
 
 @bp.post("/api/accounts")
 @admin_only
+@spec.validate(json=NewAccount, resp=answers(Anything, status=201))
 def create_account():
     body = _json_body()
     try:
@@ -162,14 +202,15 @@ def create_account():
 
 
 def _account_or_404(account_id: int):
-    person = accounts.get(account_id)
+    person = accounts.get(account_id) if account_id <= api_input.INTEGER_RANGE[1] else None
     if person is None:
         return None, api_error(404, f"no account {account_id}")
     return person, None
 
 
-@bp.patch("/api/accounts/<int(max=9223372036854775807):account_id>")
+@bp.patch("/api/accounts/<int:account_id>")
 @admin_only
+@spec.validate(json=AccountChange, resp=answers(Anything, 404))
 def change_account(account_id: int):
     person, missing = _account_or_404(account_id)
     if missing:
@@ -191,8 +232,9 @@ def change_account(account_id: int):
     return jsonify(person.as_json())
 
 
-@bp.delete("/api/accounts/<int(max=9223372036854775807):account_id>")
+@bp.delete("/api/accounts/<int:account_id>")
 @admin_only
+@spec.validate(resp=answers(Anything, 404))
 def delete_account(account_id: int):
     _, missing = _account_or_404(account_id)
     if missing:
@@ -206,17 +248,17 @@ def delete_account(account_id: int):
 
 @bp.get("/api/tokens")
 @admin_only
+@spec.validate(resp=answers(Anything))
 def list_tokens():
     return jsonify({"tokens": tokens.listing()})
 
 
 @bp.post("/api/tokens")
 @admin_only
+@spec.validate(json=NewToken, resp=answers(Anything, 404, status=201))
 def create_token():
     body = _json_body()
-    account_id = body.get("account_id", g.person.id)
-    if not isinstance(account_id, int) or isinstance(account_id, bool):
-        return api_error(400, "account_id: an account number")
+    account_id = body.get("account_id") or g.person.id
     _, missing = _account_or_404(account_id)
     if missing:
         return missing
@@ -227,10 +269,13 @@ def create_token():
     return jsonify({**described, "token": token}), 201
 
 
-@bp.delete("/api/tokens/<int(max=9223372036854775807):token_id>")
+@bp.delete("/api/tokens/<int:token_id>")
 @admin_only
+@spec.validate(resp=answers(Anything, 404))
 def revoke_token(token_id: int):
     try:
+        if token_id > api_input.INTEGER_RANGE[1]:
+            raise AccountError(f"no token {token_id}")
         tokens.revoke(token_id)
     except AccountError as error:
         return api_error(404, str(error))

@@ -18,10 +18,14 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from typing import Annotated, Any, Literal
+
 from flask import Blueprint, jsonify, request
+from pydantic import AfterValidator, BaseModel, Field
 from sqlalchemy import select
 
 import settings_store
+from api_contract import Anything, ItemId, Strict, answers, spec
 from api_errors import api_error
 from db.models import PLAYLIST_KINDS, Track
 from db.session import session_scope
@@ -36,64 +40,44 @@ MAX_PLAYLIST_TRACKS = 1000
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-class BadRequest(ValueError):
-    """The caller's mistake, answered 400 with this message."""
+class SearchQuery(BaseModel):
+    q: Annotated[str, Field(max_length=200, description="words of a title or artist, 3 characters at least")] = ""
+    limit: Annotated[int, Field(ge=1, le=catalog.SEARCH_LIMIT_MAX)] = 20
 
 
-def _limit(raw: str | None, default: int, highest: int) -> int:
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequest(f"limit must be a whole number, not {raw!r}") from None
-    if not 1 <= value <= highest:
-        raise BadRequest(f"limit must be between 1 and {highest}")
-    return value
+def _name(raw: str) -> str:
+    name = " ".join(raw.split())
+    if not name or _CONTROL.search(name):
+        raise ValueError("give the playlist a name of printable characters")
+    return name
+
+
+class NewPlaylist(Strict):
+    name: Annotated[str, Field(max_length=MAX_NAME_CHARS, examples=["Evening mix"]), AfterValidator(_name)]
+    item_ids: Annotated[list[ItemId], Field(min_length=1, max_length=MAX_PLAYLIST_TRACKS)]
+    kind: Literal[PLAYLIST_KINDS] = "manual"
+    params: dict[str, Any] = Field(default_factory=dict)
 
 
 @bp.get("/api/search_tracks")
+@spec.validate(query=SearchQuery, resp=answers(Anything))
 def search_tracks():
+    query = request.context.query
     try:
-        limit = _limit(request.args.get("limit"), 20, catalog.SEARCH_LIMIT_MAX)
-        found = catalog.search(request.args.get("q", ""), limit)
+        found = catalog.search(query.q, query.limit)
     except ValueError as error:
         return api_error(400, str(error))
     return jsonify({"tracks": [track.as_json() for track in found]})
 
 
-def _playlist_request(body) -> tuple[str, str, list[str], dict]:
-    if not isinstance(body, dict):
-        raise BadRequest('expected a JSON object like {"name": "My mix", "item_ids": ["id1", "id2"]}')
-    name = body.get("name")
-    if not isinstance(name, str) or not name.strip():
-        raise BadRequest("name: give the playlist a name")
-    name = " ".join(name.split())
-    if len(name) > MAX_NAME_CHARS or _CONTROL.search(name):
-        raise BadRequest(f"name: at most {MAX_NAME_CHARS} printable characters")
-    kind = body.get("kind", "manual")
-    if kind not in PLAYLIST_KINDS:
-        raise BadRequest(f"kind: one of {', '.join(PLAYLIST_KINDS)}")
-    item_ids = body.get("item_ids")
-    if not isinstance(item_ids, list) or not item_ids or not all(isinstance(i, str) and i for i in item_ids):
-        raise BadRequest("item_ids: a non-empty list of track ids (strings)")
-    if len(item_ids) > MAX_PLAYLIST_TRACKS:
-        raise BadRequest(f"item_ids: at most {MAX_PLAYLIST_TRACKS} tracks")
+@bp.post("/api/create_playlist")
+@spec.validate(json=NewPlaylist, resp=answers(Anything, 404, 409, 502, status=201))
+def create_playlist():
+    body = request.context.json
+    name, kind, item_ids, params = body.name, body.kind, body.item_ids, body.params
     repeated = sorted(item for item, count in Counter(item_ids).items() if count > 1)
     if repeated:
-        raise BadRequest(f"item_ids: listed more than once: {', '.join(repeated[:5])}")
-    params = body.get("params", {})
-    if not isinstance(params, dict):
-        raise BadRequest("params: a JSON object")
-    return name, kind, item_ids, params
-
-
-@bp.post("/api/create_playlist")
-def create_playlist():
-    try:
-        name, kind, item_ids, params = _playlist_request(request.get_json(silent=True))
-    except BadRequest as error:
-        return api_error(400, str(error))
+        return api_error(400, f"item_ids: listed more than once: {', '.join(repeated[:5])}")
     provider = settings_store.current_provider()
     with session_scope() as session:
         known = dict(session.execute(select(Track.item_id, Track.id).where(

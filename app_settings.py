@@ -19,9 +19,13 @@ Credentials travel only in POST bodies, are never sent back, never logged.
 """
 from __future__ import annotations
 
+from typing import Annotated
+
 from flask import Blueprint, jsonify, render_template, request
+from pydantic import Field
 
 import settings_store
+from api_contract import Anything, Strict, answers, spec
 from api_errors import api_error
 from auth.policy import admin_only
 from config import PROVIDER_VARIABLES, ConfigError
@@ -31,14 +35,16 @@ from mediaserver.registry import provider_for
 bp = Blueprint("settings", __name__)
 
 
+class SettingsChange(Strict):
+    values: dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=10000)] | None] = Field(
+        default_factory=dict, examples=[{"MEDIASERVER_TYPE": "local"}])
+    clear: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=100)] = Field(
+        default_factory=list, examples=[["NAVIDROME_PASSWORD"]])
+
+
 def _submitted() -> tuple[dict[str, str], set[str]]:
-    body = request.get_json(silent=True)
-    values = body.get("values", {}) if isinstance(body, dict) else None
-    clear = body.get("clear", []) if isinstance(body, dict) else None
-    if not isinstance(values, dict) or not isinstance(clear, list):
-        raise ValueError('expected a JSON object like {"values": {"MEDIASERVER_TYPE": "local"}, '
-                         '"clear": ["NAVIDROME_PASSWORD"]}')
-    return settings_store.parse_change(values, clear)
+    body = request.context.json
+    return settings_store.parse_change(body.values, body.clear)
 
 
 def _secret_word(name: str) -> str:
@@ -53,12 +59,14 @@ def page():
 
 @bp.get("/api/mediaserver")
 @admin_only
+@spec.validate(resp=answers(Anything))
 def current():
     return jsonify(settings_store.describe())
 
 
 @bp.post("/api/mediaserver")
 @admin_only
+@spec.validate(json=SettingsChange, resp=answers(Anything))
 def save():
     try:
         values, cleared = _submitted()
@@ -75,6 +83,7 @@ def save():
 
 @bp.post("/api/mediaserver/test")
 @admin_only
+@spec.validate(json=SettingsChange, resp=answers(Anything))
 def test():
     try:
         values, cleared = _submitted()

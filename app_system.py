@@ -4,16 +4,19 @@
                    503 (same JSON) when any is not; never an HTML error.  Open to anyone
                    (container probes), but only signed-in callers see the details.
 - GET /api/health/live  200 while the web process answers (for container probes; checks nothing else).
+- GET /api/docs    the API contract as a page (Swagger UI); GET /api/openapi.json, the contract itself.
 - GET /api/config  the effective non-secret settings, saved values included (secrets show
                    only as *_set: true/false); admin only.
 """
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, jsonify
+from flask import Blueprint, current_app, g, jsonify, render_template
 from rq import Worker
+from spectree import Response
 from sqlalchemy import text
 
 import settings_store
+from api_contract import Anything, ApiError, answers, spec
 from auth.policy import admin_only, public
 from db import migrate
 from db.session import engine
@@ -57,6 +60,7 @@ def _workers() -> dict:
 
 @bp.get("/api/health/live")
 @public
+@spec.validate(resp=answers(Anything))
 def alive():
     """The web process answers: what a liveness or readiness probe needs, checking nothing else."""
     return jsonify({"status": "alive"})
@@ -64,6 +68,7 @@ def alive():
 
 @bp.get("/api/health")
 @public
+@spec.validate(resp=Response(HTTP_200=Anything, HTTP_503=Anything, HTTP_400=ApiError, HTTP_401=ApiError))
 def health():
     report = {
         "database": _check(_database),
@@ -79,7 +84,20 @@ def health():
     return jsonify(report), 200 if healthy else 503
 
 
+@bp.get("/api/openapi.json")
+def contract():
+    """The OpenAPI 3.1 document made from the routes' declarations (api_contract.py)."""
+    return jsonify(spec.spec)
+
+
+@bp.get("/api/docs")
+def api_docs():
+    """The API contract, readable: Swagger UI on /api/openapi.json (api_contract.py publishes it)."""
+    return render_template("api_docs.html")
+
+
 @bp.get("/api/config")
 @admin_only
+@spec.validate(resp=answers(Anything))
 def config():
     return jsonify(settings_store.effective().public())

@@ -91,6 +91,8 @@ def test_changing_the_password_in_the_page_signs_out_other_browsers(live_server,
     page.fill("input[name=new_password]", "a brand new password")
     page.click("#change-password")
     expect(page.locator("#result")).to_contain_text("Password changed")
+    # The other browser's home page polls the API: its next call is refused and it goes to sign-in.
+    expect(other).to_have_url(re.compile(r"/login\?next="), timeout=20_000)
     other.goto(live_server + "/accounts")
     expect(other).to_have_url(re.compile(r"/login\?next=/accounts$"))
     page.goto(live_server + "/accounts")
