@@ -1,24 +1,12 @@
 """Library analysis through the real queue: per-album jobs, failures recorded, re-runs resumable."""
 import numpy as np
-import soundfile
-from mutagen.flac import FLAC
 from sqlalchemy import func, select
 
 from db.models import Embedding, Track, TrackTags
 from db.session import session_scope
 from tasks import store
+from tests.audio import song
 from tests.conftest import wait_for
-from tests.test_analysis import music
-
-RATE = 22050
-
-
-def song(path, album, title, bpm):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    soundfile.write(path, music(40, rate=RATE, bpm=bpm), RATE, format="FLAC")
-    tags = FLAC(path)
-    tags.update({"album": album, "title": title, "artist": "Tester", "tracknumber": title[-1]})
-    tags.save()
 
 
 def run(client, **args):

@@ -1,11 +1,10 @@
 """The home page in headless Chromium: start, watch live progress, cancel, see the result."""
 import pytest
 
-from tests.conftest import REPO
-from tests.test_workers import write_wav
+from tests.audio import music, song, write_wav
+from tests.pages import ARTIFACTS
 
 pytestmark = pytest.mark.browser
-ARTIFACTS = REPO / "test-artifacts"
 
 
 def test_home_page_runs_and_cancels_tasks(live_server, page, workers, music_dir):
@@ -46,8 +45,6 @@ def test_home_page_shows_library_analysis_progress_and_failures(live_server, pag
     import time
     from playwright.sync_api import expect
     import soundfile
-    from tests.test_analysis import music
-    from tests.test_library_analysis import song
     for album in range(6):
         for n in (1, 2):
             song(music_dir / f"Album {album}" / f"{n}.flac", f"Album {album}", f"Song {n}", 100 + 10 * n)
