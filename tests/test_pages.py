@@ -63,7 +63,7 @@ def test_home_page_shows_library_analysis_progress_and_failures(live_server, pag
     expect(task.locator(".task-failures summary")).to_have_text("Failed tracks (1)", timeout=90000)
     expect(task.locator(".detail-tracks")).to_contain_text("1 failed")
     task.locator(".task-failures summary").click()
-    expect(task.locator(".task-failures li")).to_contain_text("broken · cannot decode")
+    expect(task.locator(".task-failures li")).to_contain_text("Biggest/broken.flac · cannot decode: the file is damaged")
     page.screenshot(path=str(ARTIFACTS / "home-analysis.png"), full_page=True)
     result = page.locator("#last-result")
     expect(result).to_contain_text("14 tracks analysed", timeout=120000)
