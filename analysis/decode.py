@@ -27,8 +27,21 @@ _FFMPEG_TIMEOUT = 300.0  # s; a hung decoder must not hold a worker forever
 _MAX_ERROR_CHARS = 300
 
 
+# What a user is told when the decoders' own words are not for them (ffmpeg's
+# "[out#0/f32le @ 0x55ed...]", libsndfile's "unimplemented format").
+UNREADABLE = "the file is damaged or not in an audio format Sonarium can read"
+
+
 class DecodeError(Exception):
-    """The file could not be decoded; the message says why, for the user."""
+    """The file could not be decoded.
+
+    `str(error)` is the decoders' own text, for the log; `reason` is one plain
+    sentence for the user (the same text when ours is plain already).
+    """
+
+    def __init__(self, detail: str, reason: str | None = None):
+        super().__init__(detail)
+        self.reason = reason or detail
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,7 +121,7 @@ def _ffmpeg_pcm(path: Path, window: Window | None) -> np.ndarray:
         raise DecodeError(f"ffmpeg took longer than {_FFMPEG_TIMEOUT:.0f} s") from None
     if result.returncode != 0:
         message = result.stderr.decode(errors="replace").strip().splitlines()
-        raise DecodeError("ffmpeg: " + (message[-1] if message else f"exit code {result.returncode}"))
+        raise DecodeError("ffmpeg: " + (message[-1] if message else f"exit code {result.returncode}"), UNREADABLE)
     return np.nan_to_num(np.frombuffer(result.stdout, dtype="<f4").copy(), nan=0.0, posinf=0.0, neginf=0.0)
 
 
@@ -153,7 +166,8 @@ def decode(path: str | Path, windows: Sequence[Window] | None = None) -> Decoded
     Raises
     ------
     DecodeError
-        When neither decoder can read the file; the message gives both reasons.
+        When neither decoder can read the file; the message gives both
+        decoders' reasons, `reason` the one to show a user.
     """
     path = Path(path)
     if not path.is_file():
@@ -163,18 +177,22 @@ def decode(path: str | Path, windows: Sequence[Window] | None = None) -> Decoded
     decoders = [_with_libsndfile, _with_ffmpeg]
     if path.suffix.lower() in _FFMPEG_FIRST:
         decoders.reverse()
-    reasons = []
+    failures: list[DecodeError] = []
     for decoder in decoders:
         try:
             decoded = decoder(path, windows)
         except DecodeError as error:
-            reasons.append(str(error))
+            failures.append(error)
             continue
         except (RuntimeError, soundfile.LibsndfileError, OSError, ValueError) as error:
-            reasons.append(f"libsndfile: {error}")
+            failures.append(DecodeError(f"libsndfile: {error}", UNREADABLE))
             continue
         if sum(segment.size for segment in decoded.segments) == 0:
-            reasons.append(f"{decoded.decoder}: no audio in the requested stretch")
+            failures.append(DecodeError(f"{decoded.decoder}: no audio in the requested stretch",
+                                        "no audio where the track should have some"))
             continue
         return decoded
-    raise DecodeError("; ".join(reason[:_MAX_ERROR_CHARS] for reason in reasons))
+    # One reason for the user: a decoder's specific one ("no audio frames") says
+    # more than the other's bare "cannot read it".
+    reason = next((f.reason for f in failures if f.reason != UNREADABLE), UNREADABLE)
+    raise DecodeError("; ".join(str(f)[:_MAX_ERROR_CHARS] for f in failures), reason)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import Callable
 
 import librosa
 import numpy as np
@@ -92,13 +93,16 @@ def session(model: str) -> onnxruntime.InferenceSession:
         return _sessions[key]
 
 
-def infer(model: str, batch: np.ndarray) -> dict[str, np.ndarray]:
+def infer(model: str, batch: np.ndarray, checkpoint: Callable[[], None] | None = None
+          ) -> dict[str, np.ndarray]:
     """Run a model on patches in chunks of CHUNK_PATCHES.
 
     Parameters
     ----------
     model : "msd" or "mtt".
     batch : float32 log-mel patches, shape (n, 187, 96).
+    checkpoint : called before each chunk; it may raise to abandon the work
+        (a cancelled task: a long track's inference takes seconds).
 
     Returns
     -------
@@ -108,6 +112,8 @@ def infer(model: str, batch: np.ndarray) -> dict[str, np.ndarray]:
     runner = session(model)
     parts: dict[str, list[np.ndarray]] = {name: [] for name in OUTPUT_NAMES}
     for start in range(0, len(batch), CHUNK_PATCHES):
+        if checkpoint:
+            checkpoint()
         outputs = runner.run(list(OUTPUT_NAMES), {INPUT_NAME: batch[start:start + CHUNK_PATCHES]})
         for name, value in zip(OUTPUT_NAMES, outputs):
             parts[name].append(value)

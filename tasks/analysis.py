@@ -3,12 +3,18 @@
 The parent lists the albums (newest first; only the N newest when asked; the
 last _TAIL_ALBUMS of the run biggest first, so it does not end on one long album),
 keeps at most MAX_QUEUED_CHILDREN album jobs live, and reports albums
-done/total, tracks analysed/skipped/failed, the albums in progress, rate and
-ETA.  An album job lists its tracks, skips those already analysed with the
-current analysis version, and for each other track downloads it, analyses it
-and writes all its rows in one transaction; its temp files are always
-deleted.  A track that fails is recorded with its reason and the album goes
-on; transient network errors are retried with backoff.  After a complete run
+done/total, tracks analysed/skipped/failed (counted as each track finishes:
+album jobs report their counts per track), the albums in progress, rate and
+an ETA from the tracks left.  An album job lists its tracks, skips those
+already analysed with the current analysis version (tracks an earlier attempt
+of the same job analysed count as analysed, not skipped), and for each other
+track downloads it, analyses it and writes all its rows in one transaction;
+its temp files are always deleted.  It checks for cancellation inside a
+track's analysis too, so a cancel stops it within a heartbeat or so.  A track
+that fails is recorded under its file path (or artist / album / title on a
+media server) with one plain reason, the decoder's own text going to the
+task log, and the album goes on; transient network errors are retried with
+backoff.  After a complete run
 over the whole library, tracks the server no longer lists are deleted.
 
 The similarity index follows along: every INDEX_UPDATE_SECONDS the parent adds
@@ -18,6 +24,7 @@ more at the end.
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -25,13 +32,18 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from sqlalchemy import select
+
 import runtime
 import settings_store
 from analysis.decode import DecodeError
 from analysis.features import DEFAULT_DEPTH, DEPTHS, VECTOR_MODEL, analysis_version, analyze_file
 from db import tracks as track_store
+from db.models import Track
+from db.session import session_scope
 from similarity import index as track_index
-from mediaserver.base import ProviderError, Unreachable
+from mediaserver.base import MediaProvider, ProviderError, Unreachable
+from mediaserver.local import decode_id, display
 from tasks import queues, store
 from tasks.registry import task_type
 from tasks.runner import TaskContext
@@ -59,6 +71,15 @@ def _with_retries(ctx: TaskContext, action, *args):
             ctx.wait(delay)
 
 
+def _expected_tracks(album_sizes: list[int | None], seen: float, albums_done: int) -> float | None:
+    """How many tracks the run will look at: the albums' listed sizes, an album
+    of unknown size (some servers do not say) counting as the mean known size,
+    or as the mean so far when none is known."""
+    known = [size for size in album_sizes if size]
+    typical = sum(known) / len(known) if known else (seen / albums_done if albums_done else None)
+    return None if typical is None else max(seen, sum(size or typical for size in album_sizes))
+
+
 @task_type("analysis", queue=queues.HIGH, job_timeout=14 * 24 * 3600, title="Library analysis", main=True)
 def run_analysis(ctx: TaskContext, num_recent_albums: Annotated[int, Field(ge=0)] = 0,
                  depth: DepthName = DEFAULT_DEPTH) -> str:
@@ -75,6 +96,7 @@ def run_analysis(ctx: TaskContext, num_recent_albums: Annotated[int, Field(ge=0)
     # every other worker idle until it is done (13% of a 16-album corpus's time).
     listed[-_TAIL_ALBUMS:] = sorted(listed[-_TAIL_ALBUMS:], key=lambda album: -(album.track_count or 0))
     albums = [{"album_id": album.id, "album_name": album.name, "depth": depth} for album in listed]
+    album_sizes = [album.track_count for album in listed]
     ctx.log(f"{len(albums)} albums to look at ({analysis_version(depth)})")
     ctx.set_details(albums_total=len(albums))
     index_every = runtime.settings().index_update_seconds
@@ -87,14 +109,21 @@ def run_analysis(ctx: TaskContext, num_recent_albums: Annotated[int, Field(ge=0)
             ctx.log(f"similarity index updated to version {version}")
 
     def report(counts: dict[str, int]) -> None:
-        totals = store.sum_child_details(ctx.task_id, _COUNTS)
+        totals = store.sum_child_details(ctx.task_id, _COUNTS, finished_only=False)
         done = sum(counts.get(s, 0) for s in ("SUCCESS", "FAILURE", "REVOKED"))
         elapsed = time.monotonic() - started
         rate = totals["analyzed"] / elapsed * 60 if elapsed > 0 else 0.0
-        eta = elapsed / done * (len(albums) - done) if done else None
+        # From tracks, not albums: albums differ in size and the last ones start
+        # biggest first, so an album-based estimate overshoots at the end.
+        # Skipped tracks cost nothing, so the pace is that of tracks worked on.
+        seen = sum(totals.values())
+        worked = totals["analyzed"] + totals["failed"]
+        expected = _expected_tracks(album_sizes, seen, done)
+        eta = elapsed / worked * (expected - seen) if worked and expected is not None else None
         current = [c.message for c in store.children(ctx.task_id, ("STARTED", "PROGRESS"), 5)]
         ctx.set_details(albums_done=done, **{f"tracks_{k}": int(v) for k, v in totals.items()},
-                        tracks_per_minute=round(rate, 1), eta_seconds=round(eta) if eta else None,
+                        tracks_total=round(expected) if expected is not None else None,
+                        tracks_per_minute=round(rate, 1), eta_seconds=round(eta) if eta is not None else None,
                         current=current)
         if totals["failed"] > failures_seen[0]:  # read the children's failure lists only when they grew
             failures_seen[0] = totals["failed"]
@@ -104,12 +133,12 @@ def run_analysis(ctx: TaskContext, num_recent_albums: Annotated[int, Field(ge=0)
             last_index_update[0] = time.monotonic()
         ctx.progress(None, f"{done}/{len(albums)} albums · {int(totals['analyzed'])} analysed, "
                            f"{int(totals['skipped'])} skipped, {int(totals['failed'])} failed · "
-                           f"{rate:.0f} tracks/min" + (f" · ETA {eta / 60:.0f} min" if eta else ""))
+                           f"{rate:.0f} tracks/min" + (f" · ETA {eta / 60:.0f} min" if eta is not None else ""))
 
     counts = ctx.run_children("analysis.album", ((a["album_id"], a) for a in albums),
                               total=len(albums), on_progress=report)
     report(counts)
-    totals = store.sum_child_details(ctx.task_id, _COUNTS)
+    totals = store.sum_child_details(ctx.task_id, _COUNTS, finished_only=False)
     failures = store.collect_child_detail_lists(ctx.task_id, "failures", _FAILURES_KEPT)
     removed = 0
     if not num_recent_albums and set(counts) <= {"SUCCESS"}:
@@ -122,39 +151,63 @@ def run_analysis(ctx: TaskContext, num_recent_albums: Annotated[int, Field(ge=0)
             f"already done, {result['tracks_failed']} failed, {removed} removed from the library")
 
 
+def _analysed_since(provider_type: str, item_ids: list[str], since) -> set[str]:
+    """Which of these tracks were analysed at or after `since`."""
+    with session_scope() as session:
+        return set(session.scalars(select(Track.item_id).where(
+            Track.provider == provider_type, Track.item_id.in_(item_ids), Track.analyzed_at >= since)))
+
+
+def _track_name(provider: MediaProvider, track) -> str:
+    """A failed track as its owner finds it: the file for the local folder (tags may
+    be what is wrong), else artist / album / title as the media server shows them."""
+    if provider.type == "local":
+        return display(os.fsdecode(decode_id(track.id)))
+    return " / ".join(part for part in (track.artist, track.album, track.title) if part) or track.id
+
+
 @task_type("analysis.album", queue=queues.DEFAULT, job_timeout=6 * 3600, title="Analyse album")
 def analyze_album(ctx: TaskContext, album_id: str, album_name: str, depth: str = DEFAULT_DEPTH) -> str:
     provider = settings_store.current_provider()
     version = analysis_version(depth)
     listed = _with_retries(ctx, provider.album_tracks, album_id)
     versions = track_store.mark_listed(provider.type, listed)
+    # A re-queued job (its worker died) finds the tracks its earlier attempts
+    # analysed: this run analysed them, they were not "already done".
+    earlier = _analysed_since(provider.type, [t.id for t in listed], store.get(ctx.task_id).started_at) \
+        if ctx.attempt > 1 else set()
     counts = dict.fromkeys(_COUNTS, 0)
     failures: list[dict[str, str]] = []
+
+    def tally(outcome: str) -> None:
+        # Every track, so the run's totals grow as tracks finish, not as albums do.
+        counts[outcome] += 1
+        ctx.set_details(**counts, failures=list(failures))
+
     scratch = runtime.settings().sonarium_data_dir / "tmp"
     scratch.mkdir(parents=True, exist_ok=True)
     for number, track in enumerate(listed, 1):
         ctx.check_cancelled()
         ctx.progress(100 * (number - 1) / len(listed), f"{album_name}: {number}/{len(listed)} {track.title or ''}")
         if versions.get(track.id) == version:
-            counts["skipped"] += 1
+            tally("analyzed" if track.id in earlier else "skipped")
             continue
         with tempfile.TemporaryDirectory(prefix="sonarium-", dir=scratch) as folder:
             try:
                 path = _with_retries(ctx, provider.download, track.id, Path(folder))
-                result = analyze_file(path, depth)
+                result = analyze_file(path, depth, checkpoint=ctx.check_cancelled)
             except (DecodeError, ProviderError) as error:
-                counts["failed"] += 1
-                # the decoder names its input, our temporary copy: name the track instead
-                reason = (f"cannot decode: {str(error).replace(str(path), 'the file')}"
-                          if isinstance(error, DecodeError) else str(error))
-                ctx.log(f"failed: {track.title or track.id}: {reason}")
+                name = _track_name(provider, track)
+                decoding = isinstance(error, DecodeError)
+                reason = f"cannot decode: {error.reason}" if decoding else str(error)
+                # The log keeps the decoders' own words; they name our temporary copy, so name the track instead.
+                ctx.log(f"failed: {name}: " + (str(error).replace(str(path), name) if decoding else reason))
                 if len(failures) < _FAILURES_KEPT:
-                    failures.append({"album": album_name, "track": track.title or track.id,
-                                     "item_id": track.id, "reason": reason})
+                    failures.append({"album": album_name, "track": name, "item_id": track.id, "reason": reason})
+                tally("failed")
                 continue
         track_store.save_analysis(provider.type, track.id, result, VECTOR_MODEL)
-        counts["analyzed"] += 1
-    ctx.set_details(**counts, failures=failures)
+        tally("analyzed")
     return f"{album_name}: {counts['analyzed']} analysed, {counts['skipped']} skipped, {counts['failed']} failed"
 
 

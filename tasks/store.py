@@ -185,14 +185,17 @@ def children(parent_id: str, statuses: tuple[str, ...] | None = None, limit: int
         return query.order_by(Task.created_at).limit(limit).all()
 
 
-def sum_child_details(parent_id: str, numeric_keys: tuple[str, ...]) -> dict[str, float]:
-    """Totals of numeric detail fields over a parent's successful children."""
+def sum_child_details(parent_id: str, numeric_keys: tuple[str, ...], *, finished_only: bool = True
+                      ) -> dict[str, float]:
+    """Totals of numeric detail fields over a parent's successful children, or
+    over all of them (running, failed and cancelled too) without `finished_only`."""
     select_list = ", ".join(
         f"coalesce(sum((details ->> '{key}')::numeric), 0) AS \"{key}\"" for key in numeric_keys)
     with session_scope() as session:
         row = session.execute(text(
-            f"SELECT {select_list} FROM task WHERE parent_id = :id AND status = 'SUCCESS'"),
-            {"id": parent_id}).first()
+            f"SELECT {select_list} FROM task WHERE parent_id = :id "
+            "AND (status = 'SUCCESS' OR NOT :finished_only)"),
+            {"id": parent_id, "finished_only": finished_only}).first()
         return {key: float(row._mapping[key]) for key in numeric_keys}
 
 

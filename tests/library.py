@@ -8,7 +8,8 @@ Tracks are named "jazz-0", "jazz-1"...  Without `music_dir` that name is also
 the track's item id.  With `music_dir` (the local provider's MUSIC_DIR) each
 track is a real (silent) WAV file there and its item id is the local
 provider's id for that file, so playlists can be pushed as .m3u8:
-`library.item("jazz-0")` gives the item id either way.
+`library.item("jazz-0")` gives the item id either way.  `write_play_log()`
+writes a LOCAL_PLAY_LOG naming such tracks.
 """
 from __future__ import annotations
 
@@ -93,3 +94,13 @@ def make_library(groups: dict[str, int] | None = None, spread: float = 0.35, see
                                   vector=(vectors[name] + 3.0).astype("<f4").tobytes()))
             ids[name] = track.id
     return Library(ids, members, track_index.update(), item_ids)
+
+
+def write_play_log(path, plays):
+    """plays: [(track name like "jazz-0", or a path relative to MUSIC_DIR; datetime)], as LOCAL_PLAY_LOG expects.
+
+    make_library(music_dir=...) keeps track "jazz-0" in "Jazz album/jazz-0.wav".
+    """
+    def relative(name):
+        return name if "/" in name else f"{name.split('-')[0].title()} album/{name}.wav"
+    path.write_text("".join(f"{when.isoformat()}\t{relative(name)}\n" for name, when in plays), encoding="utf-8")

@@ -1,10 +1,12 @@
-"""Helpers for the feature pages' browser tests: pick a song, read the results, read the saved playlist."""
+"""Helpers for the browser tests: pick a song, read the results, read the saved playlist; where screenshots go."""
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
 from mediaserver.local import decode_id
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"   # screenshots, for a person to look at
 
 
 def pick(page, selector: str, typed: str, title: str) -> None:

@@ -4,10 +4,8 @@ import re
 
 import pytest
 
-from tests.library import make_library
-from tests.pages import files_of_rows, pick, playlist_files
-from tests.test_fingerprint_api import write_play_log
-from tests.test_pages import ARTIFACTS
+from tests.library import make_library, write_play_log
+from tests.pages import ARTIFACTS, files_of_rows, pick, playlist_files
 
 pytestmark = pytest.mark.browser
 GROUPS = {"jazz": 16, "metal": 16, "ambient": 16}

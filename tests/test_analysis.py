@@ -11,19 +11,10 @@ import soundfile
 from analysis import decode as decoding
 from analysis.decode import DecodeError
 from analysis.features import DEPTHS, analysis_version, analyze_file, plan_windows
+from tests.audio import music
 from tests.conftest import REPO
 
 RATE = 44100
-
-
-def music(seconds: float, rate: int = RATE, channels: int = 1, bpm: float = 120.0) -> np.ndarray:
-    """A chord with a kick on every beat: enough structure for every feature."""
-    t = np.arange(int(seconds * rate)) / rate
-    tone = sum(0.15 * np.sin(2 * np.pi * f * t) for f in (220.0, 277.18, 329.63))
-    beat = (t % (60.0 / bpm)) < 0.03
-    kick = 0.5 * np.sin(2 * np.pi * 60 * t) * beat
-    mono = (tone + kick).astype(np.float32)
-    return np.repeat(mono[:, None], channels, axis=1) if channels > 1 else mono
 
 
 def ffmpeg_encode(source, target, *args):

@@ -7,21 +7,11 @@ import pytest
 
 from mediaserver.base import AuthFailed, NotSupported, PlayRecord, Unreachable
 from similarity import fingerprint
-from tests.library import make_library
-from tests.test_workers import write_wav
+from tests.audio import write_wav
+from tests.library import make_library, write_play_log
 from tests.support import signed_in
 
 NOW = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.timezone.utc)
-
-
-def write_play_log(path, plays):
-    """plays: [(track name like "jazz-0", or a path relative to MUSIC_DIR; datetime)], as LOCAL_PLAY_LOG expects.
-
-    make_library(music_dir=...) keeps track "jazz-0" in "Jazz album/jazz-0.wav".
-    """
-    def relative(name):
-        return name if "/" in name else f"{name.split('-')[0].title()} album/{name}.wav"
-    path.write_text("".join(f"{when.isoformat()}\t{relative(name)}\n" for name, when in plays), encoding="utf-8")
 
 
 def _app():

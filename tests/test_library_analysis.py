@@ -1,24 +1,12 @@
 """Library analysis through the real queue: per-album jobs, failures recorded, re-runs resumable."""
 import numpy as np
-import soundfile
-from mutagen.flac import FLAC
 from sqlalchemy import func, select
 
 from db.models import Embedding, Track, TrackTags
 from db.session import session_scope
 from tasks import store
+from tests.audio import song
 from tests.conftest import wait_for
-from tests.test_analysis import music
-
-RATE = 22050
-
-
-def song(path, album, title, bpm):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    soundfile.write(path, music(40, rate=RATE, bpm=bpm), RATE, format="FLAC")
-    tags = FLAC(path)
-    tags.update({"album": album, "title": title, "artist": "Tester", "tracknumber": title[-1]})
-    tags.save()
 
 
 def run(client, **args):
@@ -42,7 +30,12 @@ def test_analysis_end_to_end_then_resume_then_forget_removed(client, workers, mu
     result = run(client)
     assert (result["albums"], result["tracks_analyzed"], result["tracks_failed"]) == (3, 5, 1)
     [failure] = result["failures"]
-    assert failure["track"] == "broken" and failure["reason"].startswith("cannot decode")
+    # Named by its file (its tags may be what is wrong), with one plain reason;
+    # the decoders' own words, memory addresses and all, stay in the album's log.
+    assert failure["track"] == "Second/broken.flac"
+    assert failure["reason"] == "cannot decode: the file is damaged or not in an audio format Sonarium can read"
+    [album] = [c for c in store.children(client.get("/api/last_result").json["id"]) if c.details.get("failed")]
+    assert any("failed: Second/broken.flac: libsndfile: " in line and "ffmpeg: " in line for line in album.log)
     with session_scope() as session:
         analysed = session.scalars(select(Track).where(Track.analysis_version.is_not(None))).all()
         assert len(analysed) == 5
@@ -110,8 +103,8 @@ def test_cancel_mid_run_then_resume(client, workers, music_dir):
     from rq.registry import StartedJobRegistry
     from tasks.queues import redis_connection
     running = StartedJobRegistry("default", connection=redis_connection())
-    # REVOKED is immediate; the job finishes its current track (atomically) and then stops.
-    wait_for(lambda: running.count == 0, timeout=15, message="the album jobs to stop")
+    # REVOKED is immediate; the job drops its current track (nothing of it is written) and stops.
+    wait_for(lambda: running.count == 0, timeout=5, message="the album jobs to stop")
     assert store.get(task_id).status == "REVOKED"
     partial = analysed_consistently()
     assert 2 <= partial < 12
@@ -136,6 +129,9 @@ def test_killed_worker_mid_album_then_rerun(client, workers, music_dir, env):
              timeout=180, every=1.0, message="the run to finish after the re-queue")
     wait_for(lambda: store.get(task_id).status == "SUCCESS", timeout=180, every=0.5, message="the run")
     assert analysed_consistently() == 12
+    # The killed album's second attempt finds the tracks its first one analysed: this run's work, not "already done".
+    result = store.get(task_id).details["result"]
+    assert (result["tracks_analyzed"], result["tracks_skipped"]) == (12, 0)
     again = run(client)
     assert (again["tracks_analyzed"], again["tracks_skipped"]) == (0, 12)
 
@@ -170,3 +166,48 @@ def test_the_last_albums_start_biggest_first(client, workers, music_dir):
              timeout=180, every=0.5, message="the analysis to finish")
     spawned = [child.args["album_name"] for child in store.children(task_id, None, 10)]
     assert spawned == ["Large", "Middle", "Small"]   # a run never ends on one long album
+
+
+def test_cancel_stops_album_jobs_in_the_middle_of_a_track(client, workers, music_dir):
+    import time
+    from rq.registry import StartedJobRegistry
+    from tasks.queues import redis_connection
+    for album in ("One", "Two"):
+        for n in (1, 2, 3):   # 200 s at full depth: several seconds of inference per track
+            song(music_dir / album / f"{n}.flac", album, f"Song {n}", 100, seconds=200)
+    workers.start("high")
+    workers.start("default")
+    workers.start("default")
+    task_id = client.post("/api/tasks", json={"type": "analysis", "args": {"depth": "full"}}).json["task_id"]
+    wait_for(lambda: len([c for c in store.children(task_id, ("PROGRESS",)) if " 1/3 " in c.message]) == 2,
+             timeout=120, every=0.05, message="both albums on their first track")
+    time.sleep(1.0)   # well inside the first track's analysis
+    running = [c.id for c in store.children(task_id, ("PROGRESS",))]
+    cancelled = time.monotonic()
+    assert client.post(f"/api/cancel/{task_id}").status_code == 200
+    jobs = StartedJobRegistry("default", connection=redis_connection())
+    wait_for(lambda: jobs.count == 0, timeout=5, every=0.05, message="the album jobs to stop")
+    assert time.monotonic() - cancelled < 5
+    for child_id in running:
+        child = store.get(child_id)
+        assert child.status == "REVOKED" and child.log[-1].endswith("stopped: task was cancelled")
+        assert child.details.get("analyzed", 0) == 0   # stopped inside the first track, not after it
+    assert analysed_consistently() == 0
+
+
+def test_tracks_are_counted_as_they_finish(client, workers, music_dir):
+    library(music_dir, albums=1, tracks_per_album=5)
+    workers.start("high")
+    workers.start("default")
+    task_id = client.post("/api/tasks", json={"type": "analysis"}).json["task_id"]
+
+    def mid_album():
+        details = store.get(task_id).details
+        album_live = not store.child_counts(task_id).get("SUCCESS")
+        return album_live and details.get("tracks_analyzed", 0) >= 2 and details
+    details = wait_for(mid_album, timeout=120, every=0.05, message="tracks counted before the album ends")
+    assert details["albums_done"] == 0 and details["tracks_total"] == 5
+    # From the tracks' pace: what is left is about (5 - done) tracks of it, not "one album of one".
+    done = details["tracks_analyzed"] + details["tracks_skipped"] + details["tracks_failed"]
+    assert details["eta_seconds"] is not None and 0 <= details["eta_seconds"] <= 60 * (5 - done)
+    wait_for(lambda: store.get(task_id).status == "SUCCESS", timeout=120, every=0.5, message="the run")

@@ -3,26 +3,11 @@ import json
 import os
 import threading
 
-import numpy as np
 import pytest
-import soundfile
-from mutagen.flac import FLAC
 
 from mediaserver.base import DownloadTooLarge, NotFound, NotSupported, ProviderError
 from mediaserver.local import LocalProvider, encode_id
-
-RATE = 22050
-
-
-def flac(path, seconds=1.0, **tags):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    soundfile.write(path, np.zeros(int(RATE * seconds), np.float32) + 0.01, RATE, format="FLAC")
-    if tags:
-        audio = FLAC(path)
-        for key, value in tags.items():
-            audio[key] = value
-        audio.save()
-    return path
+from tests.audio import flac
 
 
 @pytest.fixture

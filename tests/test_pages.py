@@ -1,11 +1,10 @@
 """The home page in headless Chromium: start, watch live progress, cancel, see the result."""
 import pytest
 
-from tests.conftest import REPO
-from tests.test_workers import write_wav
+from tests.audio import music, song, write_wav
+from tests.pages import ARTIFACTS
 
 pytestmark = pytest.mark.browser
-ARTIFACTS = REPO / "test-artifacts"
 
 
 def test_home_page_runs_and_cancels_tasks(live_server, page, workers, music_dir):
@@ -46,8 +45,6 @@ def test_home_page_shows_library_analysis_progress_and_failures(live_server, pag
     import time
     from playwright.sync_api import expect
     import soundfile
-    from tests.test_analysis import music
-    from tests.test_library_analysis import song
     for album in range(6):
         for n in (1, 2):
             song(music_dir / f"Album {album}" / f"{n}.flac", f"Album {album}", f"Song {n}", 100 + 10 * n)
@@ -66,7 +63,7 @@ def test_home_page_shows_library_analysis_progress_and_failures(live_server, pag
     expect(task.locator(".task-failures summary")).to_have_text("Failed tracks (1)", timeout=90000)
     expect(task.locator(".detail-tracks")).to_contain_text("1 failed")
     task.locator(".task-failures summary").click()
-    expect(task.locator(".task-failures li")).to_contain_text("broken · cannot decode")
+    expect(task.locator(".task-failures li")).to_contain_text("Biggest/broken.flac · cannot decode: the file is damaged")
     page.screenshot(path=str(ARTIFACTS / "home-analysis.png"), full_page=True)
     result = page.locator("#last-result")
     expect(result).to_contain_text("14 tracks analysed", timeout=120000)

@@ -7,7 +7,7 @@ from db.models import Playlist, PlaylistItem, PlaylistPush, Track
 from db.session import session_scope
 from mediaserver.local import LocalProvider
 from mediaserver.playlists import NotOwned, delete_owned, push, record
-from tests.test_local_provider import flac
+from tests.audio import flac
 
 
 @pytest.fixture

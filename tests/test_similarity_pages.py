@@ -3,8 +3,7 @@
 import pytest
 
 from tests.library import make_library
-from tests.pages import files_of_rows, pick, playlist_files
-from tests.test_pages import ARTIFACTS
+from tests.pages import ARTIFACTS, files_of_rows, pick, playlist_files
 
 pytestmark = pytest.mark.browser
 GROUPS = {"jazz": 12, "metal": 12, "ambient": 12}

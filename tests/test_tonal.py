@@ -105,8 +105,11 @@ def test_silence_has_no_key_and_does_not_crash(segments):
 
 
 def test_very_short_audio_does_not_crash():
+    # 12.5 ms of C4, shorter than the lowest filters: padded, not an error, and the
+    # one note heard is the tonic (the mode cannot be told from a single note).
     estimate = estimate_key([up_and_down(0, MAJOR_SCALE)[:200]], SR)
-    assert estimate.key in PITCH_CLASSES + (None,)
+    assert estimate.key == "C" and estimate.scale in ("major", "minor")
+    assert 0.0 < estimate.strength <= 1.0
 
 
 def test_profiles_rotate_with_the_tonic():

@@ -1,11 +1,8 @@
 """The task framework with real RQ worker processes, and failures injected."""
 import subprocess
 import sys
-import wave
 
 import psutil
-from mutagen.id3 import TIT2, TPE1
-from mutagen.wave import WAVE
 from rq import Queue
 from rq.job import Job
 from sqlalchemy import text
@@ -13,22 +10,8 @@ from sqlalchemy import text
 from db.session import session_scope
 from tasks import reconciler, store, submit
 from tasks.queues import redis_connection
+from tests.audio import write_wav
 from tests.conftest import REPO, wait_for
-
-
-def write_wav(path, seconds=1.0, title=None, artist=None):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(8000)
-        out.writeframes(b"\x00\x01" * int(8000 * seconds))
-    if title:
-        audio = WAVE(path)
-        audio.add_tags()
-        audio.tags.add(TIT2(encoding=3, text=title))
-        audio.tags.add(TPE1(encoding=3, text=artist))
-        audio.save()
 
 
 def status_of(task_id):

@@ -40,7 +40,8 @@
     const rows = [
       ["Albums", `${details.albums_done || 0} of ${details.albums_total} done`],
       ["Tracks", `${details.tracks_analyzed || 0} analysed, ${details.tracks_skipped || 0} already done, ` +
-                 `${details.tracks_failed || 0} failed`],
+                 `${details.tracks_failed || 0} failed` +
+                 (details.tracks_total != null ? ` (of about ${details.tracks_total})` : "")],
       ["Rate", details.tracks_per_minute != null ? `${details.tracks_per_minute} tracks/min` : "measuring…"],
       ["Time left", minutes(details.eta_seconds)],
       ["Now", (details.current || []).join("\n") || "waiting for a worker"],
