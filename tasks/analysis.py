@@ -30,6 +30,7 @@ from db import tracks as track_store
 from similarity import index as track_index
 from mediaserver.base import ProviderError, Unreachable
 from tasks import queues, store
+from tasks.reconciler import job_scratch_dir
 from tasks.registry import task_type
 from tasks.runner import TaskContext
 
@@ -127,7 +128,8 @@ def analyze_album(ctx: TaskContext, album_id: str, album_name: str, depth: str =
     versions = track_store.mark_listed(provider.type, listed)
     counts = dict.fromkeys(_COUNTS, 0)
     failures: list[dict[str, str]] = []
-    scratch = runtime.settings().sonarium_data_dir / "tmp"
+    # This attempt's own folder: if the job is killed, the reconciler removes it.
+    scratch = job_scratch_dir(ctx.task_id, ctx.attempt)
     scratch.mkdir(parents=True, exist_ok=True)
     for number, track in enumerate(listed, 1):
         ctx.check_cancelled()

@@ -121,6 +121,7 @@ def test_cancel_mid_run_then_resume(client, workers, music_dir):
 
 
 def test_killed_worker_mid_album_then_rerun(client, workers, music_dir, env):
+    import runtime
     from tasks import reconciler
     library(music_dir, albums=3, tracks_per_album=4)
     workers.start("high")
@@ -130,12 +131,16 @@ def test_killed_worker_mid_album_then_rerun(client, workers, music_dir, env):
              timeout=120, every=0.05, message="an album half-way")
     workers.kill(victim)
     analysed_consistently()  # whatever was written is whole
+    scratch = runtime.settings().sonarium_data_dir / "tmp"
+    assert any(any(folder.iterdir()) for folder in scratch.iterdir())  # the killed job's track copy
     workers.start("default")
     # The reconciler re-queues the album once its heartbeat is 3 s old.
     wait_for(lambda: reconciler.reconcile_once() or store.get(task_id).status == "SUCCESS",
              timeout=180, every=1.0, message="the run to finish after the re-queue")
     wait_for(lambda: store.get(task_id).status == "SUCCESS", timeout=180, every=0.5, message="the run")
     assert analysed_consistently() == 12
+    reconciler.sweep_scratch()
+    assert list(scratch.iterdir()) == []  # the killed attempt's folder too
     again = run(client)
     assert (again["tracks_analyzed"], again["tracks_skipped"]) == (0, 12)
 
