@@ -16,7 +16,7 @@ blueprint classes), validates with pydantic v2, and writes OpenAPI 3.1.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 from spectree import Response, SecurityScheme, SpecTree

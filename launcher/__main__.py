@@ -53,6 +53,10 @@ def supervisor_environment(settings) -> dict[str, str]:
         "SONARIUM_RUN_WEB": str(service in ("all", "web")).lower(),
         "SONARIUM_RUN_WORKERS": str(service in ("all", "worker")).lower(),
         "WORKER_COUNT": str(settings.worker_count),
+        # numba compiles librosa's kernels on a worker's first start (half a minute
+        # a worker); kept in the data dir, its cache serves every later start,
+        # whoever owns site-packages.
+        "NUMBA_CACHE_DIR": os.environ.get("NUMBA_CACHE_DIR") or str(settings.sonarium_data_dir / "cache" / "numba"),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(HOME), os.environ.get("PYTHONPATH")])),
         "PYTHONUNBUFFERED": "1",
     }

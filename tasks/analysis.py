@@ -45,6 +45,7 @@ from similarity import index as track_index
 from mediaserver.base import MediaProvider, ProviderError, Unreachable
 from mediaserver.local import decode_id, display
 from tasks import queues, store
+from tasks.reconciler import job_scratch_dir
 from tasks.registry import task_type
 from tasks.runner import TaskContext
 
@@ -184,7 +185,8 @@ def analyze_album(ctx: TaskContext, album_id: str, album_name: str, depth: str =
         counts[outcome] += 1
         ctx.set_details(**counts, failures=list(failures))
 
-    scratch = runtime.settings().sonarium_data_dir / "tmp"
+    # This attempt's own folder: if the job is killed, the reconciler removes it.
+    scratch = job_scratch_dir(ctx.task_id, ctx.attempt)
     scratch.mkdir(parents=True, exist_ok=True)
     for number, track in enumerate(listed, 1):
         ctx.check_cancelled()

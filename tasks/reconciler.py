@@ -11,12 +11,18 @@ A dead task is re-queued until it has had TASK_MAX_ATTEMPTS attempts, then
 failed with the reason.  Revoked tasks still running after a grace period are
 force-stopped, and live children of ended parents are revoked.  A database
 advisory lock lets only one reconciler act at a time.
+
+Jobs keep their temporary files in a folder of their own (`job_scratch_dir`);
+a killed or force-stopped job cannot delete it, so every reconciler removes,
+from its own machine's data dir, the folders of attempts no longer running.
 """
 from __future__ import annotations
 
 import logging
+import shutil
 import signal
 import threading
+from pathlib import Path
 
 from redis.exceptions import RedisError
 from rq.command import send_stop_job_command
@@ -108,11 +114,48 @@ def reconcile_once(settings: Settings | None = None) -> list[str]:
     return actions
 
 
+def _scratch_root() -> Path:
+    return runtime.settings().sonarium_data_dir / "tmp"
+
+
+def job_scratch_dir(task_id: str, attempt: int) -> Path:
+    """Where one attempt of a task keeps temporary files: <data dir>/tmp/<task id>-<attempt>."""
+    return _scratch_root() / f"{task_id}-{attempt}"
+
+
+def sweep_scratch() -> list[str]:
+    """Remove the scratch folders (and anything else in <data dir>/tmp) of attempts no longer
+    running; returns the names removed."""
+    root = _scratch_root()
+    # Listed before the live tasks are read: a folder is made only after its job
+    # claimed its attempt, so a folder seen here belongs to a row the read sees.
+    try:
+        entries = list(root.iterdir())
+    except FileNotFoundError:
+        return []
+    if not entries:
+        return []
+    running = {job_scratch_dir(row.id, row.attempts).name for row in store.live_for_reconcile()}
+    removed = []
+    for entry in entries:
+        if entry.name in running:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed.append(entry.name)
+    return removed
+
+
 def run_forever(stop: threading.Event) -> None:
     settings = runtime.settings()
     with engine().connect() as lock_connection:
         while not stop.is_set():
             try:
+                # Outside the lock: each machine's reconciler sweeps its own data dir.
+                for name in sweep_scratch():
+                    log.debug("reconciler: removed the temporary files of %s", name)
                 got = lock_connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": _LOCK_KEY}).scalar()
                 lock_connection.commit()
                 if got:

@@ -114,6 +114,7 @@ def test_cancel_mid_run_then_resume(client, workers, music_dir):
 
 
 def test_killed_worker_mid_album_then_rerun(client, workers, music_dir, env):
+    import runtime
     from tasks import reconciler
     library(music_dir, albums=3, tracks_per_album=4)
     workers.start("high")
@@ -123,6 +124,8 @@ def test_killed_worker_mid_album_then_rerun(client, workers, music_dir, env):
              timeout=120, every=0.05, message="an album half-way")
     workers.kill(victim)
     analysed_consistently()  # whatever was written is whole
+    scratch = runtime.settings().sonarium_data_dir / "tmp"
+    assert any(any(folder.iterdir()) for folder in scratch.iterdir())  # the killed job's track copy
     workers.start("default")
     # The reconciler re-queues the album once its heartbeat is 3 s old.
     wait_for(lambda: reconciler.reconcile_once() or store.get(task_id).status == "SUCCESS",
@@ -132,6 +135,8 @@ def test_killed_worker_mid_album_then_rerun(client, workers, music_dir, env):
     # The killed album's second attempt finds the tracks its first one analysed: this run's work, not "already done".
     result = store.get(task_id).details["result"]
     assert (result["tracks_analyzed"], result["tracks_skipped"]) == (12, 0)
+    reconciler.sweep_scratch()
+    assert list(scratch.iterdir()) == []  # the killed attempt's folder too
     again = run(client)
     assert (again["tracks_analyzed"], again["tracks_skipped"]) == (0, 12)
 

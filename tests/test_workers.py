@@ -157,3 +157,25 @@ def test_sigterm_stops_a_busy_worker_at_once_horse_included(env, workers):
     assert not horse.is_running() or horse.status() == psutil.STATUS_ZOMBIE
     _age_heartbeat(task_id)  # as if TASK_DEAD_AFTER_SECONDS had passed
     assert "re-queued" in reconciler.reconcile_once()[0]
+
+
+def test_a_worker_registers_before_its_warm_up(env):
+    """Health counts a worker from its registration: a first start's numba compile must not delay it."""
+    import threading
+    from rq import Worker
+    from tasks import queues
+    from tasks.worker import PromptStopWorker
+    release = threading.Event()
+    worker = PromptStopWorker([queues.queue(queues.DEFAULT)], connection=redis_connection(),
+                              prepare=lambda: release.wait(30))
+    starting = threading.Thread(target=worker.bootstrap)
+    starting.start()
+    try:
+        wait_for(lambda: worker.name in {w.name for w in Worker.all(connection=redis_connection())},
+                 timeout=10, message="the worker's registration")
+        assert starting.is_alive()  # still warming up: no job can be taken yet
+    finally:
+        release.set()
+        starting.join(timeout=30)
+    assert not starting.is_alive()
+    worker.register_death()
