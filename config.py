@@ -202,6 +202,9 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("WEB_THREADS", _integer(1, 16), "2",
              "Threads per web worker: more keep pages responsive while a media server is slow; "
              "1 serves the most similarity queries per second (they are CPU-bound)."),
+    Variable("WEB_BODY_TIMEOUT_SECONDS", _number(1, 600), "30",
+             "Time a client has to send a request's body; a slower one gets 408 and is dropped. Bodies are "
+             "read before a web thread is taken, so slow clients never hold one."),
     Variable("WORKER_COUNT", _integer(1, 64), "2",
              "RQ worker processes for analysis and clustering (one more serves orchestration)."),
     Variable("LOG_LEVEL", _choice(LOG_LEVELS, upper=True), "INFO", "Logging level."),

@@ -11,7 +11,9 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 _settings = load_settings()
 bind = f"{_settings.web_host}:{_settings.web_port}"
 workers = _settings.web_workers
-threads = _settings.web_threads
+# Requests are read whole on an event loop before Flask gets one of WEB_THREADS
+# threads, so slow clients cannot hold the threads (web_server.py says how).
+worker_class = "web_server.Worker"
 timeout = 120
 graceful_timeout = 10
 accesslog = None
