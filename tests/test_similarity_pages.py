@@ -37,7 +37,7 @@ def test_similar_songs_page(live_server, page, music_dir, playlist_dir):
     pick(page, "#seed", "jazz 1", "Jazz 1")
     page.fill("#n", "0")
     page.click("#run")
-    expect(page.locator(".notice.error")).to_have_text("n must be a whole number from 1 to 500, not 0")
+    expect(page.locator(".notice.error")).to_have_text("n: Input should be greater than or equal to 1")
 
     page.fill("#n", "15")
     page.click("#run")
