@@ -167,7 +167,7 @@ def test_no_secret_reaches_any_log_when_saving_fails(client, database_url, caplo
         "NAVIDROME_PASSWORD": secret}}).status_code == 200
     assert secret not in str(setting_rows(database_url))   # no plaintext at rest
     if log_file is None:
-        pytest.skip("PostgreSQL's log cannot be read from this process (server on another machine or "
+        pytest.skip(reason="PostgreSQL's log cannot be read from this process (server on another machine or "
                     "another user); the app log and the table were checked")
     with open(log_file, "rb") as handle:
         handle.seek(log_start)
