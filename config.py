@@ -200,8 +200,9 @@ VARIABLES: tuple[Variable, ...] = (
              secret=True),
     Variable("WEB_WORKERS", _integer(1, 32), "2", "gunicorn worker processes."),
     Variable("WEB_THREADS", _integer(1, 16), "2",
-             "Threads per web worker: more keep pages responsive while a media server is slow; "
-             "1 serves the most similarity queries per second (they are CPU-bound)."),
+             "Threads per web worker that run the app once a request has been read whole (web_server.py): "
+             "more keep pages responsive while a media server is slow; 1 serves the most similarity "
+             "queries per second (they are CPU-bound)."),
     Variable("WEB_BODY_TIMEOUT_SECONDS", _number(1, 600), "30",
              "Time a client has to send a request's body; a slower one gets 408 and is dropped. Bodies are "
              "read before a web thread is taken, so slow clients never hold one."),
