@@ -48,23 +48,26 @@ def store_blob(name: str, stream: BinaryIO, meta: dict | None = None, keep: int 
         return blob.version
 
 
-def latest_blob_info(name: str) -> dict | None:
+def latest_blob_info(name: str, version: int | None = None) -> dict | None:
+    """The header of the newest version of `name` (or of `version`); None when there is none."""
+    query = select(IndexBlob).where(IndexBlob.name == name)
+    if version is not None:
+        query = query.where(IndexBlob.version == version)
     with session_scope() as session:
-        blob = session.scalars(select(IndexBlob).where(IndexBlob.name == name)
-                               .order_by(IndexBlob.version.desc()).limit(1)).first()
+        blob = session.scalars(query.order_by(IndexBlob.version.desc()).limit(1)).first()
         if blob is None:
             return None
         return {"id": blob.id, "name": blob.name, "version": blob.version, "size": blob.size,
                 "sha256": blob.sha256, "meta": blob.meta, "created_at": blob.created_at}
 
 
-def load_blob(name: str) -> tuple[dict, bytearray] | None:
-    """The newest version of `name` as (info, bytes), or None if there is none.
+def load_blob(name: str, version: int | None = None) -> tuple[dict, bytearray] | None:
+    """The newest version of `name` (or `version`) as (info, bytes), or None if there is none.
 
     Chunks are fetched one at a time into a buffer of the final size.
     Raises ValueError if the stored checksum does not match.
     """
-    info = latest_blob_info(name)
+    info = latest_blob_info(name, version)
     if info is None:
         return None
     buffer = bytearray(info["size"])
