@@ -89,6 +89,13 @@ _MAX_URL_CHARS = 2000
 _MAX_HOST_CHARS = 253   # the longest DNS name
 
 
+def _name_suffix(raw: str) -> str:
+    """Up to 20 printable characters, spaces kept (" (auto)" needs its leading one); "none" for no suffix."""
+    if len(raw) > 20 or not raw.isprintable():
+        raise ValueError("up to 20 printable characters, or none")
+    return "" if raw.strip().lower() == "none" else raw
+
+
 def _http_url(raw: str) -> str:
     expected = "an http:// or https:// URL with a host, e.g. http://192.168.1.5:4533"
     value = raw.strip().rstrip("/")
@@ -183,6 +190,9 @@ VARIABLES: tuple[Variable, ...] = (
              editable=True),
     Variable("AI_MODEL", _text, None, "AI model name; unset: the provider's default.", editable=True),
     Variable("AI_API_KEY", _text, None, "AI provider API key (OpenAI, Gemini).", secret=True, editable=True),
+    Variable("CLUSTERING_NAME_SUFFIX", _name_suffix, " (auto)",
+             "Added to the names of new automatic playlists, so they are told apart from yours on the media "
+             "server (none: no suffix); a playlist kept from an earlier run keeps its name.", editable=True),
     Variable("WEB_HOST", _text, "127.0.0.1", "Address the web server listens on."),
     Variable("WEB_PORT", _integer(1, 65535), "8000", "Port the web server listens on."),
     Variable("ALLOWED_HOSTS", _host_list, None,
@@ -246,6 +256,7 @@ _REQUIRED_FOR_PROVIDER = {
 # shown in a section of their own because the library scan reads MUSIC_DIR too.
 FOLDER_VARIABLES = ("MUSIC_DIR", "PLAYLIST_DIR", "LOCAL_PLAY_LOG")
 AI_VARIABLES = ("AI_PROVIDER", "AI_URL", "AI_MODEL", "AI_API_KEY")
+PLAYLIST_VARIABLES = ("CLUSTERING_NAME_SUFFIX",)
 PROVIDER_VARIABLES = {
     "local": (),
     "navidrome": ("NAVIDROME_URL", "NAVIDROME_USER", "NAVIDROME_PASSWORD", "NAVIDROME_AUTH"),

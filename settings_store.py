@@ -34,7 +34,8 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 import runtime
-from config import (AI_VARIABLES, EDITABLE_VARIABLES, FOLDER_VARIABLES, MEDIASERVER_TYPES, PROVIDER_VARIABLES,
+from config import (AI_VARIABLES, EDITABLE_VARIABLES, FOLDER_VARIABLES, MEDIASERVER_TYPES, PLAYLIST_VARIABLES,
+                    PROVIDER_VARIABLES,
                     SECRET_DESTINATIONS, ConfigError, Settings, load_settings, variable)
 from db.models import AppSetting
 from db.session import session_scope
@@ -268,4 +269,4 @@ def describe() -> dict[str, Any]:
 
     return {"type": settings.mediaserver_type, "types": list(MEDIASERVER_TYPES),
             "fields": {kind: rows(PROVIDER_VARIABLES[kind]) for kind in MEDIASERVER_TYPES},
-            "folders": rows(FOLDER_VARIABLES), "ai": rows(AI_VARIABLES), "problem": problem}
+            "folders": rows(FOLDER_VARIABLES), "ai": rows(AI_VARIABLES), "playlists": rows(PLAYLIST_VARIABLES), "problem": problem}

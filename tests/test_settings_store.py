@@ -13,13 +13,13 @@ import requests
 
 import runtime
 import settings_store
-from config import AI_VARIABLES, EDITABLE_VARIABLES, FOLDER_VARIABLES, PROVIDER_VARIABLES
+from config import AI_VARIABLES, EDITABLE_VARIABLES, FOLDER_VARIABLES, PLAYLIST_VARIABLES, PROVIDER_VARIABLES
 from tests.conftest import wait_for
 from tests.support_settings import execute, postgres_log, recording_server, setting_rows
 
 
 def test_every_editable_setting_has_a_place_on_the_page():
-    on_page = {"MEDIASERVER_TYPE", *FOLDER_VARIABLES, *AI_VARIABLES}.union(*PROVIDER_VARIABLES.values())
+    on_page = {"MEDIASERVER_TYPE", *FOLDER_VARIABLES, *AI_VARIABLES, *PLAYLIST_VARIABLES}.union(*PROVIDER_VARIABLES.values())
     assert on_page == EDITABLE_VARIABLES
 
 

@@ -8,7 +8,7 @@
 (() => {
   const typeSelect = document.getElementById("type");
   const boxes = { fields: document.getElementById("fields"), folders: document.getElementById("folders"),
-                  ai: document.getElementById("ai") };
+                  ai: document.getElementById("ai"), playlists: document.getElementById("playlists") };
   const result = document.getElementById("result");
   const problem = document.getElementById("problem");
   const labels = { local: "Local music folder", navidrome: "Navidrome / Subsonic", jellyfin: "Jellyfin",
@@ -95,6 +95,7 @@
     renderServerFields();
     boxes.folders.replaceChildren(...state.folders.map(renderField));
     boxes.ai.replaceChildren(...state.ai.map(renderField));
+    boxes.playlists.replaceChildren(...state.playlists.map(renderField));
     problem.hidden = !state.problem;
     sonarium.text(problem, state.problem ? "The saved settings are not complete: " + state.problem : "");
   }
