@@ -21,7 +21,8 @@ import numpy as np
 
 from analysis.features import VECTOR_MODEL
 from db import tracks as track_store
-from db.models import Embedding, Track
+from analysis.labels import MSD_LABELS, MTT_LABELS
+from db.models import MOOD_COLUMNS, Embedding, Track, TrackTags
 from db.session import session_scope
 from mediaserver.local import encode_id
 from similarity import index as track_index
@@ -52,13 +53,28 @@ def _silent_wav(path: Path) -> None:
         out.writeframes(b"\0\0" * 800)
 
 
+def _group_features(rng: np.random.Generator, group_number: int) -> dict:
+    """Tag probabilities, moods, tempo and energy for one track of a group: each group has its own
+    top tags (the group's number picks them), mood and tempo, plus noise."""
+    msd = rng.uniform(0, 0.15, len(MSD_LABELS))
+    msd[(group_number * 7) % len(MSD_LABELS)] = rng.uniform(0.6, 0.9)
+    mtt = rng.uniform(0, 0.15, len(MTT_LABELS))
+    mtt[(group_number * 5 + 1) % len(MTT_LABELS)] = rng.uniform(0.5, 0.8)
+    moods = {mood: float(rng.uniform(0, 0.2)) for mood in MOOD_COLUMNS}
+    moods[MOOD_COLUMNS[group_number % len(MOOD_COLUMNS)]] = float(rng.uniform(0.6, 0.9))
+    return {"msd": msd, "mtt": mtt, "moods": moods, "tempo": 70.0 + 25 * group_number + float(rng.normal(0, 3)),
+            "energy": float(np.clip(0.15 + 0.2 * group_number + rng.normal(0, 0.05), 0, 1))}
+
+
 def make_library(groups: dict[str, int] | None = None, spread: float = 0.35, seed: int = 0,
                  artists_per_group: int = 3, extra: list[dict] | None = None,
-                 music_dir: Path | None = None) -> Library:
+                 music_dir: Path | None = None, with_tags: bool = False) -> Library:
     """Tracks named "<group> <n>" by "<group> artist <n % artists_per_group>", one cluster per group.
 
     `extra` adds tracks given as {"item_id", "title", "artist", "album", "like": item_id, "noise": float}:
     a copy of another track's vector plus a little noise (a live or best-of version).
+    `with_tags` also gives every track tag probabilities, moods, tempo and energy typical of its
+    group (what clustering profiles and scores).
     """
     groups = groups or {"jazz": 12, "metal": 12, "ambient": 12}
     rng = np.random.default_rng(seed)
@@ -88,8 +104,17 @@ def make_library(groups: dict[str, int] | None = None, spread: float = 0.35, see
                 item_id = item_ids[name] = encode_id(relative.encode())
             track = Track(provider="local", item_id=item_id, title=title, artist=artist, album=album,
                           duration_s=200.0, analysis_version="test", analyzed_at=now, seen_at=now)
+            if with_tags:
+                group_number = list(groups).index(name.rsplit("-", 1)[0]) if name.rsplit("-", 1)[0] in groups else 0
+                typical = _group_features(rng, group_number)
+                track.tempo_bpm, track.energy = typical["tempo"], typical["energy"]
+                for mood, value in typical["moods"].items():
+                    setattr(track, mood, value)
             session.add(track)
             session.flush()
+            if with_tags:
+                session.add_all([TrackTags(track_id=track.id, vocabulary="msd", scores=typical["msd"].tolist()),
+                                 TrackTags(track_id=track.id, vocabulary="mtt", scores=typical["mtt"].tolist())])
             session.add(Embedding(track_id=track.id, model=VECTOR_MODEL, dim=DIM,
                                   vector=(vectors[name] + 3.0).astype("<f4").tobytes()))
             ids[name] = track.id
