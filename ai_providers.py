@@ -247,7 +247,6 @@ def _read_answer(config: AiConfig, response: requests.Response, deadline: float)
 
 
 def _attempt(session: requests.Session, config: AiConfig, path: str, headers: dict, body: dict) -> Any:
-    deadline = time.monotonic() + CONNECT_TIMEOUT + config.timeout
     try:
         response = session.post(config.base_url + path, json=body, headers=headers, stream=True,
                                 timeout=(CONNECT_TIMEOUT, config.timeout), allow_redirects=False)
@@ -269,7 +268,9 @@ def _attempt(session: requests.Session, config: AiConfig, path: str, headers: di
                            wait=_retry_after(response))
         if code != 200:
             raise _refusal(config, response)
-        raw = _read_answer(config, response, deadline)
+        # The read timeout bounds each wait for bytes; this bounds the whole
+        # answer, so a server sending a byte at a time cannot hold us forever.
+        raw = _read_answer(config, response, deadline=time.monotonic() + config.timeout)
     try:
         return json.loads(raw)
     except (ValueError, RecursionError):

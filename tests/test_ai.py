@@ -72,6 +72,7 @@ class Reply:
     body: Any = None
     delay: float = 0.0      # s before answering
     headers: dict = dataclasses.field(default_factory=dict)
+    drip: float = 0.0       # s between the answer's single bytes
 
 
 def _problems_ollama(request: Request, body: dict, api: FakeApi) -> list[str]:
@@ -157,6 +158,12 @@ def _answer(provider: str, text: str) -> dict:
             "usageMetadata": {"promptTokenCount": 300, "candidatesTokenCount": 20}, "modelVersion": MODEL}
 
 
+def _dripping(data: bytes, pause: float):
+    for index in range(len(data)):
+        time.sleep(pause)
+        yield data[index:index + 1]
+
+
 class FakeApi:
     """One provider's API: checks each request, records it, answers the next scripted reply."""
 
@@ -202,7 +209,10 @@ class FakeApi:
         scripted = self.script.pop(0) if self.script else Reply(status=500, body={"error": "script ran out"})
         time.sleep(scripted.delay)
         payload = scripted.body if scripted.text is None else _answer(self.provider, scripted.text)
-        answer = Response(json.dumps(payload), scripted.status, scripted.headers, mimetype="application/json")
+        data = json.dumps(payload).encode()
+        if scripted.drip:
+            data = _dripping(data, scripted.drip)
+        answer = Response(data, scripted.status, scripted.headers, mimetype="application/json")
         return answer(environ, start_response)
 
     def user_prompts(self) -> list[str]:
@@ -266,6 +276,7 @@ def test_good_names_in_one_request_of_the_documented_shape(serve, caplog, provid
     assert "only genre words a name may use are that playlist's own tags" in system
     if provider == "ollama":
         assert body["format"]["properties"]["names"]["minItems"] == 4 and body["model"] == MODEL
+        assert "num_ctx" not in body["options"]   # a short prompt keeps the loaded model's window
     elif provider == "openai":
         assert body["response_format"]["json_schema"]["schema"]["required"] == ["names"]
     else:
@@ -395,6 +406,34 @@ def test_a_timeout_is_tried_once_more_then_plain_names(serve):
     assert naming == Naming(PLAIN, False, "Ollama did not answer within 0.25 s; plain names used")
     assert len(api.requests) == 1 + ai_providers.TIMEOUT_RETRIES
     assert time.monotonic() - started < 1.5
+
+
+def test_an_answer_that_drips_in_counts_as_a_timeout(serve):
+    # Each byte arrives well within the read timeout, the whole answer does not.
+    api = serve("ollama").reply(*[Reply(names_json(GOOD), drip=0.05)] * 2)
+    started = time.monotonic()
+    naming = name_playlists(PROFILES, PLAIN, api.config(timeout=0.3))
+    assert naming.note == "Ollama did not answer within 0.3 s; plain names used"
+    assert time.monotonic() - started < 2.5
+
+
+def test_an_oversized_answer_is_refused(serve, monkeypatch):
+    monkeypatch.setattr(ai_providers, "MAX_ANSWER_BYTES", 2**20)
+    api = serve("openai").reply(Reply(names_json(GOOD) + " " * 2**21))
+    naming = name_playlists(PROFILES, PLAIN, api.config())
+    assert naming.note == "OpenAI-compatible server sent an answer over 1 MiB; plain names used"
+
+
+def test_many_playlists_ask_ollama_for_a_window_that_holds_the_prompt(serve):
+    profiles = PROFILES * 25
+    plain = [f"Playlist {number}" for number in range(len(profiles))]
+    api = serve("ollama").reply(Reply(names_json([f"Name {number}" for number in range(len(profiles))])))
+    name_playlists(profiles, plain, api.config())
+    body = api.requests[0]["body"]
+    prompt_chars = sum(len(m["content"]) for m in body["messages"])
+    window = body["options"]["num_ctx"]
+    assert window & (window - 1) == 0 and window >= prompt_chars // 3 + 2048
+    assert api.problems == []
 
 
 def test_an_unreachable_server_is_named_by_its_host_only():
