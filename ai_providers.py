@@ -211,7 +211,9 @@ def _refusal(config: AiConfig, response: requests.Response) -> AiError:
 
 def _unreachable(config: AiConfig, error: requests.RequestException) -> AiError:
     text = str(error).lower()
-    reason = ("connection refused" if "refused" in text else
+    tls = isinstance(error, requests.exceptions.SSLError)
+    reason = ("the TLS handshake failed (is its certificate trusted?)" if tls else
+              "connection refused" if "refused" in text else
               "host name not found" if "name or service" in text or "nodename" in text or "resolve" in text
               else "no answer to the connection" if isinstance(error, requests.ConnectTimeout)
               else "connection failed")

@@ -446,6 +446,13 @@ def test_an_unreachable_server_is_named_by_its_host_only():
                                           "plain names used")
 
 
+def test_a_server_that_speaks_no_tls_is_named_as_such(serve):
+    api = serve("gemini")
+    naming = name_playlists(PROFILES, PLAIN, api.config(url=api.url.replace("http:", "https:")))
+    assert naming.note == (f"cannot reach Gemini at {api.url.replace('http:', 'https:')}: the TLS handshake "
+                           "failed (is its certificate trusted?); plain names used")
+
+
 def test_a_redirect_is_not_followed(serve, caplog):
     api = serve("gemini").reply(Reply(status=307, body={}, headers={"Location": "http://127.0.0.1:9/steal"}))
     naming = name_playlists(PROFILES, PLAIN, api.config())
