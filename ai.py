@@ -232,6 +232,7 @@ GENRE_FAMILIES = (
 )
 _FAMILY = {word: family for family in GENRE_FAMILIES for word in family}
 _LIST_MARKER = re.compile(r"^\s*(?:\d+\s*[.):-]|[-*•])\s+")
+_EMOJI_MARKS = re.compile("[\ufe00-\ufe0f\u20e3\U000e0100-\U000e01ef]")
 _DOUBLE_QUOTES = "\"“”„‟«»‹›「」『』"
 _EDGES = " '‘’`-–—:;,."
 
@@ -264,9 +265,11 @@ def clean_name(raw: Any) -> str | None:
     text = "".join(" " if c.isspace() else c for c in text)
     if any(unicodedata.category(c) in ("Cc", "Cs") for c in text):
         return None
-    # So: emoji and other symbols; Sk: their skin-tone modifiers; Cf: joiners,
-    # variation selectors, bidi controls; Co/Cn: private or newer than our tables.
-    text = "".join(c for c in text if unicodedata.category(c) not in ("So", "Sk", "Cf", "Co", "Cn"))
+    # So: emoji and other symbols; Sk: their skin-tone modifiers; Cf: joiners and
+    # bidi controls; Co/Cn: private or newer than our tables; and the marks that
+    # only dress an emoji (variation selectors, the keycap).
+    text = "".join(c for c in text if unicodedata.category(c) not in ("So", "Sk", "Cf", "Co", "Cn")
+                   and not _EMOJI_MARKS.match(c))
     text = _LIST_MARKER.sub("", text)
     text = re.sub(r"[*`~#" + _DOUBLE_QUOTES + "]", "", text).replace("_", " ")
     text = " ".join(text.split()).strip(_EDGES).strip()

@@ -335,12 +335,22 @@ def test_repeated_names_and_words_are_replaced_by_plain_names(serve):
 
 
 def test_names_are_cleaned_and_bad_ones_replaced(serve):
-    answered = ["  1. **“Velvet Static”** 🌙✨ ", "An Extremely Long Name That Goes On And On", "Ok",
+    answered = ["  1. **“Velvet Static”** ❤️ 🌙✨ ", "An Extremely Long Name That Goes On And On", "Ok",
                 "Neon\x1b[31m Pulse"]
     api = serve("ollama").reply(Reply(names_json(answered)))
     naming = name_playlists(PROFILES, PLAIN, api.config())
     assert naming.names == ["Velvet Static", PLAIN[1], PLAIN[2], PLAIN[3]]
     assert naming.note.startswith("3 of the 4 names")
+
+
+def test_clean_name_drops_emoji_with_their_modifiers_and_invisible_characters():
+    assert ai.clean_name("Velvet 👍🏽 Static ❤️") == "Velvet Static"
+    assert ai.clean_name("Top 1️⃣ Hits") == "Top 1 Hits"
+    assert ai.clean_name("Night\u202eDrive\u200d") == "NightDrive"
+    assert ai.clean_name("- `Rainy_Day` Blues.") == "Rainy Day Blues"
+    assert ai.clean_name("Rock 'n' Roll Nights") == "Rock 'n' Roll Nights"
+    for unusable in ("12345", "🌙✨", "ab", "x" * 41, "Null\x00Byte", None, 7):
+        assert ai.clean_name(unusable) is None
 
 
 def test_genre_words_must_come_from_the_playlists_own_tags(serve):
