@@ -6,7 +6,7 @@ once, standardized, into the blob `clustering_snapshot` and hands batch jobs
 batch loads the snapshot once and never reads the database per run.
 
 The search goes by generations: each generation's configurations are drawn
-from the search space at random, or (after the first EXPLORE_SHARE of the
+from the search space at random, or (after the preset's explore_share of the
 budget) mostly mutated from the elites, with a generator seeded by (seed,
 generation) so a seed makes the whole search reproducible.  After every
 generation the parent keeps the best configurations (the elites) and the
@@ -30,7 +30,6 @@ from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import Field
-from threadpoolctl import threadpool_limits
 
 import ai
 import config
@@ -48,8 +47,8 @@ from tasks.submit import child_task_id
 log = logging.getLogger(__name__)
 
 SNAPSHOT_NAME = "clustering_snapshot"
-EXPLORE_SHARE = 0.2          # the first fifth of the runs explore at random before elites are mutated
 _IMPROVEMENT = 1e-6          # a new best must beat the old one by more than this
+_NAMING_EXAMPLES = 3         # typical songs the AI namer is shown per playlist
 _HISTORY_KEPT = 200          # generations' best scores kept for the progress chart
 
 PresetName = Literal[tuple(clustering.PRESETS)]
@@ -86,18 +85,6 @@ def load_snapshot(version: int) -> TrackFeatures:
     if found is None:
         raise LookupError(f"clustering snapshot v{version} is gone")
     return TrackFeatures.from_bytes(found[1])
-
-
-def _elites(kept: list[dict], outcomes: list[dict], size: int) -> list[dict]:
-    """The best `size` outcomes, one per configuration, best first (ties: earlier run first)."""
-    best: dict[str, dict] = {}
-    for outcome in [*kept, *outcomes]:
-        if outcome.get("failed"):
-            continue
-        key = repr(sorted(outcome["config"].items()))
-        if key not in best or outcome["score"] > best[key]["score"]:
-            best[key] = outcome
-    return sorted(best.values(), key=lambda o: (-o["score"], o["run"]))[:size]
 
 
 @task_type("clustering", queue=queues.HIGH, job_timeout=24 * 3600, title="Automatic playlists", main=True)
@@ -165,11 +152,12 @@ def _search(ctx: TaskContext, plan: dict, space, budget: int, seed: int, version
         ctx.check_cancelled()
         count = min(per_generation, budget - runs_done)
         rng = np.random.default_rng([seed, generation])
-        exploit = bool(elites) and runs_done >= EXPLORE_SHARE * budget
+        exploit = bool(elites) and runs_done >= plan["explore_share"] * budget
         configs = clustering.next_configs(space, [e["config"] for e in elites], count, rng, exploit)
         numbered = [{"run": runs_done + i, "config": c} for i, c in enumerate(configs)]
         batches = [(f"g{generation}b{start // plan['batch_size']}",
-                    {"snapshot_version": version, "seed": seed, "runs": numbered[start:start + plan["batch_size"]]})
+                    {"snapshot_version": version, "seed": seed, "space": space.as_json(),
+                     "runs": numbered[start:start + plan["batch_size"]]})
                    for start in range(0, len(numbered), plan["batch_size"])]
         ctx.run_children("clustering.batch", batches, on_progress=report)
         outcomes = []
@@ -179,7 +167,7 @@ def _search(ctx: TaskContext, plan: dict, space, budget: int, seed: int, version
                 ctx.log(f"batch {key} ended {child.status}: its runs are left out")
             outcomes += (child.details or {}).get("outcomes", [])
         previous_best = elites[0]["score"] if elites else None
-        elites = _elites(elites, outcomes, plan["elites"])
+        elites = clustering.best_runs(elites + outcomes, plan["elites"])
         improved = bool(elites) and (previous_best is None or elites[0]["score"] > previous_best + _IMPROVEMENT)
         stale = 0 if improved else stale + 1
         generation += 1
@@ -202,10 +190,11 @@ def _publish(ctx: TaskContext, space, best: dict, seed: int, version: int, *, ma
     """Apply the best configuration to the whole library and store (and maybe push) its playlists."""
     ctx.progress(91, "clustering the whole library with the best configuration")
     features = load_snapshot(version)
-    with threadpool_limits(limits=1):
-        labels = clustering.solve(features, best["config"], seed)
+    labels = clustering.solve(features, best["config"], seed)
     drafts = cluster_playlists.build(features, labels, min_size=space.min_size, max_size=space.max_size,
                                      playlists=space.playlists, max_per_artist=max_per_artist, seed=seed)
+    row_of = {int(track_id): row for row, track_id in enumerate(features.ids)}
+    naming_profiles = [_naming_profile(features, row_of, draft) for draft in drafts]
     del features
     if not drafts:
         message = "the best clustering left no group large enough for a playlist"
@@ -216,7 +205,7 @@ def _publish(ctx: TaskContext, space, best: dict, seed: int, version: int, *, ma
     matched = cluster_playlists.match([set(d.track_ids) for d in drafts], [set(p.track_ids) for p in previous])
     plain = cluster_playlists.plain_names([d.profile for d in drafts])
     fresh = [i for i in range(len(drafts)) if i not in matched]
-    naming = ai.name_playlists([_naming_profile(drafts[i]) for i in fresh], [plain[i] for i in fresh]) \
+    naming = ai.name_playlists([naming_profiles[i] for i in fresh], [plain[i] for i in fresh]) \
         if ai_names and fresh else ai.Naming([plain[i] for i in fresh], False, None)
     suffix = settings_store.effective().clustering_name_suffix or ""
     kept_names = {previous[j].name.casefold() for j in matched.values()}
@@ -246,29 +235,30 @@ def _publish(ctx: TaskContext, space, best: dict, seed: int, version: int, *, ma
     return message
 
 
-def _naming_profile(draft: cluster_playlists.Draft) -> dict:
-    """What the namer is told about one playlist."""
-    return {**draft.profile, "size": len(draft.track_ids)}
+def _naming_profile(features: TrackFeatures, row_of: dict[int, int], draft: cluster_playlists.Draft) -> dict:
+    """What the namer is told about one playlist: its profile, size and a few typical songs."""
+    examples = [[str(features.artists[row_of[t]]), str(features.titles[row_of[t]])]
+                for t in draft.profile.get("central_track_ids", [])[:_NAMING_EXAMPLES] if t in row_of]
+    return {**draft.profile, "size": len(draft.track_ids), "examples": examples}
 
 
 @task_type("clustering.batch", queue=queues.CLUSTERING, job_timeout=4 * 3600, title="Clustering batch")
-def run_batch(ctx: TaskContext, snapshot_version: int, seed: int, runs: list[dict]) -> str:
+def run_batch(ctx: TaskContext, snapshot_version: int, seed: int, space: dict, runs: list[dict]) -> str:
     """Run and score each configuration on the snapshot; outcomes go to this task's details.
 
     A re-queued attempt keeps the outcomes its earlier attempts reported and runs only the rest.
     """
     features = load_snapshot(snapshot_version)
+    search = clustering.SearchSpace(**space)
     outcomes = list((store.get(ctx.task_id).details or {}).get("outcomes", [])) if ctx.attempt > 1 else []
     done = {outcome["run"] for outcome in outcomes}
-    # One BLAS/OpenMP thread per job: the workers already use one core each.
-    with threadpool_limits(limits=1):
-        for number, item in enumerate(runs, 1):
-            ctx.check_cancelled()
-            if item["run"] in done:
-                continue
-            ctx.progress(100 * (number - 1) / len(runs), f"run {item['run']}: {item['config']['algorithm']}")
-            outcomes.append(clustering.run(features, item["config"], item["run"], seed,
-                                           config.CLUSTER_SCORE_WEIGHTS))
-            ctx.set_details(outcomes=outcomes)
+    for number, item in enumerate(runs, 1):
+        ctx.check_cancelled()
+        if item["run"] in done:
+            continue
+        ctx.progress(100 * (number - 1) / len(runs), f"run {item['run']}: {item['config']['algorithm']}")
+        outcomes.append(clustering.run(features, item["config"], item["run"], seed,
+                                       config.CLUSTER_SCORE_WEIGHTS, space=search))
+        ctx.set_details(outcomes=outcomes)
     best = max((o for o in outcomes if not o.get("failed")), key=lambda o: o["score"], default=None)
     return f"{len(outcomes)} runs" + (f", best score {best['score']:.3f}" if best else ", none clustered")

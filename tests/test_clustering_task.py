@@ -42,7 +42,7 @@ def clustering_workers(workers):
 
 
 def test_a_run_finds_the_groups_and_a_second_run_keeps_names_and_server_playlists(
-        client, clustering_workers, music_dir, playlist_dir):
+        client, playlist_dir, music_dir, clustering_workers):
     library = make_library(GROUPS, music_dir=music_dir, with_tags=True, spread=0.3)
     task = finish(start(client, seed=11, runs=24, push=True))
     first = results.current_set()
@@ -69,7 +69,7 @@ def test_a_run_finds_the_groups_and_a_second_run_keeps_names_and_server_playlist
     assert again.details["best"]["score"] == pytest.approx(task.details["best"]["score"])
 
 
-def test_the_api_shows_the_playlists_runs_and_pushes_some(client, clustering_workers, music_dir, playlist_dir):
+def test_the_api_shows_the_playlists_runs_and_pushes_some(client, playlist_dir, music_dir, clustering_workers):
     make_library(GROUPS, music_dir=music_dir, with_tags=True)
     assert client.post("/api/clustering/push", json={}).status_code == 409
     task_id = start(client, seed=3, runs=12, ai_names=False)
@@ -115,7 +115,7 @@ def test_listeners_see_the_playlists_but_do_not_start_runs(app, env):
 def test_one_run_at_a_time_then_cancel(client, clustering_workers, music_dir):
     make_library({f"g{n}": 25 for n in range(8)}, with_tags=True)
     task_id = start(client, preset="thorough", seed=1)
-    assert start(client, status=409) is None
+    assert start(client, status=409) == task_id   # the 409 names the run that is going
     wait_for(lambda: any(c.status == "SUCCESS" for c in store.children(task_id)), timeout=120,
              message="a batch to finish")
     assert client.post(f"/api/cancel/{task_id}").status_code == 200
