@@ -116,6 +116,7 @@ def test_a_search_from_the_page_to_pushed_playlists(live_server, page, workers, 
     expect(page.locator("#push-summary")).to_have_text("Tick the playlists to push first, or push all.")
     page.click("#push-all")
     expect(page.locator("#push-summary")).to_have_text(f"Pushed {count} playlists.", timeout=20_000)
+    expect(page.locator(".push-result")).to_have_count(count)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "clustering.png"), full_page=True)
     for n in range(count):
@@ -135,8 +136,8 @@ def _stored_set(library):
                "tempo": [95.0, 105.0], "energy": [0.35, 0.45], "central_track_ids": [], "size": 6}
     jazz = [library.ids[name] for name in library.groups["jazz"]]
     metal = [library.ids[name] for name in library.groups["metal"]]
-    def finish(task_id, retired):
-        store.write(task_id, 0, message="2 playlists", final_status="SUCCESS", details={"result": {
+    def finish(task_id, retired, **pushed):
+        store.write(task_id, 0, message="2 playlists", final_status="SUCCESS", details={**pushed, "result": {
             "retired": retired, "naming": {
                 "used_ai": False, "note": "The AI server did not answer: the new playlists have plain names."}}})
 
@@ -153,7 +154,11 @@ def _stored_set(library):
                             [library.ids[name] for name in library.groups["ambient"][:6]],
                             {**profile, "top_tags": [["ambient", 0.8]], "energy": [0.05, 0.15]},
                             "unlike any other group", None)])
-    finish(runs[1], [{"id": before[1], "name": "Loud guitars"}])
+    finish(runs[1], [{"id": before[1], "name": "Loud guitars"}], pushed={   # the run was started with "push"
+        "pushed": [{"id": now[0], "name": "Late-night jazz", "remote_id": "17", "url": "https://media.example/p/17",
+                    "note": None}],
+        "failed": [{"id": now[1], "name": "Quiet Ambient, 65-75 BPM (auto)", "error": "the server said no"}],
+        "deleted": [{"id": before[1], "name": "Loud guitars"}]})
     return now, before[1]
 
 
@@ -180,10 +185,16 @@ def test_a_listener_reads_the_playlists_on_a_phone(live_server, browser_page, li
     jazz.locator("details.tracks summary").click()
     expect(jazz.locator("ol.track-list li").first).to_have_text("Jazz 0 — Jazz artist 0")
     expect(page.locator("#result-summary")).to_contain_text("1 kept from the last run, 1 new, 1 retired")
-    expect(page.locator(f'#retired-list li[data-playlist-id="{retired}"]')).to_have_text("Loud guitars")
     expect(page.locator("#naming-note")).to_have_text(
         "The AI server did not answer: the new playlists have plain names.")
     expect(page.locator("#run-title")).to_have_text("Last search")
+    expect(page.locator("#push-summary")).to_have_text(
+        "When the run ended, it pushed 1 playlist, deleted 1 retired, 1 failed.")
+    expect(jazz.locator(".push-result a")).to_have_attribute("href", "https://media.example/p/17")
+    expect(page.locator(f'.playlist-card[data-playlist-id="{current[1]}"] .push-result')).to_have_text(
+        "Not pushed: the server said no")
+    expect(page.locator(f'#retired-list li[data-playlist-id="{retired}"]')).to_have_text(
+        "Loud guitars (deleted from the media server)")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "clustering-phone.png"), full_page=True)
     overflow = page.evaluate("() => document.documentElement.scrollWidth")

@@ -198,6 +198,10 @@
       }));
       document.getElementById("push-summary").hidden = true;
       document.getElementById("select-all").checked = false;
+      const last = state.last;   // a run started with "push" pushed its playlists when it ended
+      if (last && last.id === state.task_id && last.details && last.details.pushed) {
+        showReport(last.details.pushed, "When the run ended, it");
+      }
     }
     const count = state.playlists.length;
     const kept = state.playlists.filter((p) => p.status === "kept").length;
@@ -335,20 +339,47 @@
     if (entry.note) line.append(" ", entry.note);
   }
 
+  // The line under a card, or after a retired playlist's name, that says how its push went.
+  function resultLine(id) {
+    const target = cardOf(id);
+    if (target) return target.querySelector(".push-result");
+    const retired = document.querySelector(`#retired-list li[data-playlist-id="${id}"]`);
+    if (!retired) return null;
+    let line = retired.querySelector(".push-result");
+    if (!line) { line = el("span", "push-result"); retired.append(" ", line); }
+    return line;
+  }
+
   function showFailed(entry) {
-    const target = cardOf(entry.id) ||
-      document.querySelector(`#retired-list li[data-playlist-id="${entry.id}"]`);
-    if (!target) return;
-    let line = target.querySelector(".push-result");
-    if (!line) { line = el("span", "push-result"); target.append(" ", line); }
+    const line = resultLine(entry.id);
+    if (!line) return;
     line.hidden = false;
     line.className = "push-result error";
     sonarium.text(line, `Not pushed: ${entry.error}`);
   }
 
   function showDeleted(entry) {
-    const item = document.querySelector(`#retired-list li[data-playlist-id="${entry.id}"]`);
-    if (item) item.append(" ", el("span", "muted push-result", "(deleted from the media server)"));
+    const line = resultLine(entry.id);
+    if (!line) return;
+    line.hidden = false;
+    line.className = "push-result muted";
+    sonarium.text(line, "(deleted from the media server)");
+  }
+
+  // A push's answer: a line on each card, a note on each retired playlist, a summary.
+  function showReport(report, when = "") {
+    const summary = document.getElementById("push-summary");
+    document.querySelectorAll("#result .push-result").forEach((line) => { line.hidden = true; });
+    report.pushed.forEach(showPushed);
+    report.failed.forEach(showFailed);
+    report.deleted.forEach(showDeleted);
+    const parts = [`pushed ${report.pushed.length} playlist${report.pushed.length === 1 ? "" : "s"}`];
+    if (report.deleted.length) parts.push(`deleted ${report.deleted.length} retired`);
+    if (report.failed.length) parts.push(`${report.failed.length} failed`);
+    const sentence = parts.join(", ") + ".";
+    summary.hidden = false;
+    summary.className = "notice " + (report.failed.length ? "error" : "ok");
+    sonarium.text(summary, when ? `${when} ${sentence}` : sentence[0].toUpperCase() + sentence.slice(1));
   }
 
   async function push(ids) {
@@ -358,17 +389,9 @@
     summary.hidden = false;
     summary.className = "notice";
     sonarium.text(summary, "Pushing…");
-    cards.querySelectorAll(".push-result").forEach((line) => { line.hidden = true; });
     try {
-      const report = await sonarium.api("/api/clustering/push", { method: "POST", body: ids ? { playlist_ids: ids } : {} });
-      report.pushed.forEach(showPushed);
-      report.failed.forEach(showFailed);
-      report.deleted.forEach(showDeleted);
-      const parts = [`Pushed ${report.pushed.length} playlist${report.pushed.length === 1 ? "" : "s"}`];
-      if (report.deleted.length) parts.push(`deleted ${report.deleted.length} retired`);
-      if (report.failed.length) parts.push(`${report.failed.length} failed`);
-      summary.className = "notice " + (report.failed.length ? "error" : "ok");
-      sonarium.text(summary, parts.join(", ") + ".");
+      showReport(await sonarium.api("/api/clustering/push",
+                                    { method: "POST", body: ids ? { playlist_ids: ids } : {} }));
     } catch (err) {
       summary.className = "notice error";
       sonarium.text(summary, err.message);
