@@ -453,3 +453,21 @@ def variables_markdown() -> str:
 
 if __name__ == "__main__":
     print(variables_markdown())
+
+
+# How the automatic playlists' search scores a clustering (similarity/cluster_scoring.py).  Each
+# measure is first normalised: 0 is what a random partition of the same sizes gets, 1 the measure's
+# best; the weights below say how much each counts in the total.
+CLUSTER_SCORE_WEIGHTS = {
+    # Tracks that carry their playlist's own top tags: what makes a playlist read as one thing.
+    "purity": 1.0,
+    # Playlists with different dominant tags, so the set does not repeat itself.
+    "diversity": 1.0,
+    # Tracks nearer their own cluster than the next one, in the track-vector space: sound, not tags.
+    "silhouette": 1.0,
+    # Clusters compact relative to the distance between them: penalises two clusters on one spot.
+    "davies_bouldin": 0.5,
+    # Between- over within-cluster spread: near its maximum for any clustering of real music, so it
+    # barely tells runs apart, and it favours few large clusters; kept in the breakdown only.
+    "calinski_harabasz": 0.0,
+}
