@@ -4,6 +4,7 @@ import uuid
 import numpy as np
 import pytest
 
+import config
 from analysis.labels import MSD_LABELS, MTT_LABELS
 from db.models import MOOD_COLUMNS, Track, TrackTags
 from db.session import session_scope
@@ -98,7 +99,10 @@ def test_a_search_from_the_page_to_pushed_playlists(live_server, page, workers, 
     expect(page.locator("#cancel")).to_be_hidden()
     expect(page.locator("#run-facts .fact-runs")).to_have_text("6 of at most 6")
     expect(page.locator("#run-facts .fact-seed")).to_have_text(str(SEED))
-    expect(page.locator("#best-breakdown li").first).to_be_visible()
+    ceiling = sum(config.CLUSTER_SCORE_WEIGHTS.values())
+    expect(page.locator("#run-facts .fact-best")).to_contain_text(f" of at most {ceiling:g}: ")
+    expect(page.locator('#best-breakdown li[data-measure="purity"]')).to_contain_text("Coherence")
+    expect(page.locator('#best-breakdown li[data-measure="usable_share"]')).to_contain_text("Usable")
     expect(page.locator("#start")).to_be_enabled()
     count = cards.count()
     assert count >= 2, page.locator("#run").inner_text()
@@ -133,7 +137,7 @@ def _stored_set(library):
     from db import clustering as results
     from tasks import store
     profile = {"top_tags": [["jazz", 0.9], ["instrumental", 0.4]], "top_moods": [["relaxed", 0.75]],
-               "tempo": [95.0, 105.0], "energy": [0.35, 0.45], "central_track_ids": [], "size": 6}
+               "tempo": [95, 105], "energy": [0.35, 0.45], "central_track_ids": [], "size": 6}
     jazz = [library.ids[name] for name in library.groups["jazz"]]
     metal = [library.ids[name] for name in library.groups["metal"]]
     def finish(task_id, retired, **pushed):
@@ -179,8 +183,8 @@ def test_a_listener_reads_the_playlists_on_a_phone(live_server, browser_page, li
     jazz = page.locator(f'.playlist-card[data-playlist-id="{current[0]}"]')
     expect(jazz.locator(".playlist-size")).to_have_text("7 songs")
     expect(jazz.locator("ul.profile li")).to_have_text([
-        "Sounds like: jazz (90%), instrumental (40%)", "Mood: relaxed (75%)", "Tempo: 95–105 BPM",
-        "Energy: moderate (0.35–0.45 on a 0–1 scale)"])
+        "Tags: jazz in 90% of its songs, instrumental in 40%", "Moods: relaxed 0.75 (each 0–1)",
+        "Tempo: 95–105 BPM", "Energy: 0.35–0.45 on a scale from 0 (quiet) to 1 (loud)"])
     expect(jazz.locator(".reason")).to_have_text("Why it is here: its songs share jazz and piano")
     jazz.locator("details.tracks summary").click()
     expect(jazz.locator("ol.track-list li").first).to_have_text("Jazz 0 — Jazz artist 0")

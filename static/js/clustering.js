@@ -8,13 +8,13 @@
   const STATUS_WORDS = { kept: "kept from the last run", added: "new" };
   const RUN_STATUS_WORDS = { PENDING: "waiting for a worker", STARTED: "running", PROGRESS: "running",
                              SUCCESS: "finished", FAILURE: "failed", REVOKED: "cancelled" };
-  // What each part of the score measures, for a person; parts not listed are shown by their name.
-  const METRICS = {
-    purity: ["Coherence", "how strongly each playlist's songs share that playlist's own leading tags and moods"],
-    diversity: ["Variety", "how many different leading tags and moods the playlists have between them"],
-    silhouette: ["Separation", "how much closer each song is to its own playlist than to the nearest other one"],
-    davies_bouldin: ["Overlap", "how much the groups overlap one another (less is better)"],
-    calinski_harabasz: ["Compactness", "how tight the groups are compared with the distance between them"],
+  // What each measure of the score tells, for a person (similarity/cluster_scoring.py defines them).
+  const MEASURES = {
+    purity: ["Coherence", "how strongly each playlist's songs carry that playlist's own leading tags"],
+    diversity: ["Variety", "how many different leading tags the playlists have between them"],
+    silhouette: ["Separation", "how much closer each song sounds to its own group than to the nearest other"],
+    davies_bouldin: ["Apartness", "how far apart the groups lie for their width: two groups on one spot score low"],
+    calinski_harabasz: ["Spread", "the spread between the groups against the spread within them"],
   };
 
   const notice = document.getElementById("notice");
@@ -54,30 +54,38 @@
     return (a === b ? a : `${a}–${b}`) + unit;
   }
 
-  function energyWord(value) {
-    return value < 0.35 ? "calm" : value < 0.65 ? "moderate" : "intense";
-  }
-
   // -- the run: live progress, or how the last one ended -------------------------------------------------
 
   function describeConfig(config) {
-    const settings = Object.entries(config).filter(([key]) => key !== "algorithm")
-      .map(([key, value]) => `${key.replace(/_/g, " ")} ${value}`);
+    const settings = Object.entries(config).filter(([key, value]) => key !== "algorithm" && !(key === "pca" && !value))
+      .map(([key, value]) => (key === "pca" ? `reduced to ${value} dimensions` : `${key.replace(/_/g, " ")} ${value}`));
     return config.algorithm + (settings.length ? ` (${settings.join(", ")})` : "");
   }
 
+  function number(value, digits) { return value == null ? "n/a" : value.toFixed(digits); }
+
   function breakdownItems(breakdown) {
-    return Object.entries(breakdown || {}).map(([key, value]) => {
-      const [label, meaning] = METRICS[key] || [key.replace(/_/g, " "), null];
+    if (!breakdown) return [];
+    const items = Object.entries(breakdown).filter(([, measure]) => measure && typeof measure === "object")
+      .map(([key, measure]) => {
+        const [label, meaning] = MEASURES[key] || [key.replace(/_/g, " "), null];
+        const item = el("li");
+        item.dataset.measure = key;
+        item.append(el("strong", null, `${label} ${number(measure.normalised, 2)}`));
+        if (meaning) item.append(` — ${meaning}.`);
+        item.append(el("span", "muted", ` Measured ${number(measure.raw, 3)}, a random grouping ` +
+          `${number(measure.random, 3)}; ` + (measure.weight ? `counts ×${measure.weight}.` : "not counted.")));
+        return item;
+      });
+    if (typeof breakdown.usable_share === "number") {
       const item = el("li");
-      item.dataset.metric = key;
-      const numbers = typeof value === "number" ? value.toFixed(3)
-        : Object.entries(value || {}).map(([part, number]) =>
-          `${part.replace(/_/g, " ")} ${typeof number === "number" ? number.toFixed(3) : number}`).join(", ");
-      item.append(el("strong", null, label), ` ${numbers}`);
-      if (meaning) item.append(el("span", "muted", ` — ${meaning}`));
-      return item;
-    });
+      item.dataset.measure = "usable_share";
+      item.append(el("strong", null, `Usable ${percent(breakdown.usable_share)}`),
+                  " — the share of the sample in groups big enough to become playlists; the weighted sum " +
+                  "of the measures above is multiplied by it.");
+      items.push(item);
+    }
+    return items;
   }
 
   function fact(term, value, name) {
@@ -116,10 +124,13 @@
     }
     const best = details.best;
     if (best) {
+      // The best possible score is the sum of the weights (every measure at 1, the whole sample usable).
+      const ceiling = Object.values(best.breakdown || {}).reduce((sum, measure) => sum + (measure.weight || 0), 0);
       facts.push(fact(running ? "Best so far" : "Best score",
-                      `${best.score.toFixed(3)}: ${describeConfig(best.config)}, ${best.clusters} groups of ` +
-                      `${best.sizes_min}–${best.sizes_max} songs in the sample` +
-                      (best.noise_share ? `, ${percent(best.noise_share)} left out` : ""), "best"));
+                      `${best.score.toFixed(3)}` + (ceiling ? ` of at most ${ceiling}` : "") +
+                      `: ${describeConfig(best.config)}, ${best.clusters} groups of ` +
+                      `${range([best.sizes_min, best.sizes_max], 0)} songs in the sample` +
+                      (best.noise_share ? `, ${percent(best.noise_share)} of it left out` : ""), "best"));
     }
     document.getElementById("run-facts").replaceChildren(...facts.flat());
     document.getElementById("best").hidden = !best;
@@ -131,19 +142,17 @@
   function profileItems(profile) {
     if (!profile) return [];
     const lines = [];
-    if (profile.top_tags && profile.top_tags.length) {
-      lines.push(["Sounds like", profile.top_tags.map(([tag, share]) => `${tag} (${percent(share)})`).join(", ")]);
+    const tags = profile.top_tags || [];
+    if (tags.length) {
+      lines.push(["Tags", tags.map(([tag, share], n) => `${tag} in ${percent(share)}` + (n ? "" : " of its songs"))
+        .join(", ")]);
     }
-    if (profile.top_moods && profile.top_moods.length) {
-      lines.push(["Mood", profile.top_moods.map(([mood, mean]) => `${mood} (${percent(mean)})`).join(", ")]);
+    const moods = profile.top_moods || [];
+    if (moods.length) {
+      lines.push(["Moods", moods.map(([mood, mean]) => `${mood} ${mean.toFixed(2)}`).join(", ") + " (each 0–1)"]);
     }
     if (profile.tempo) lines.push(["Tempo", range(profile.tempo, 0, " BPM")]);
-    if (profile.energy) {
-      const [low, high] = profile.energy;
-      const words = energyWord(low) === energyWord(high) ? energyWord(low)
-        : `${energyWord(low)} to ${energyWord(high)}`;
-      lines.push(["Energy", `${words} (${range(profile.energy, 2)} on a 0–1 scale)`]);
-    }
+    if (profile.energy) lines.push(["Energy", `${range(profile.energy, 2)} on a scale from 0 (quiet) to 1 (loud)`]);
     return lines.map(([term, value]) => {
       const item = el("li");
       item.append(el("span", "muted", `${term}: `), value);
