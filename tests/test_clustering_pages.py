@@ -70,6 +70,9 @@ def test_a_search_from_the_page_to_pushed_playlists(live_server, page, workers, 
     from playwright.sync_api import expect
     workers.start("high")
     workers.start("clustering")
+    blocked = []
+    page.on("console", lambda message: blocked.append(message.text) if "Content Security Policy" in message.text
+            else None)
     page.goto(live_server + "/clustering")
     expect(page.locator("nav a[aria-current]")).to_have_text("Automatic")
     expect(page.locator("#result-summary")).to_contain_text("No automatic playlists yet")
@@ -130,6 +133,11 @@ def test_a_search_from_the_page_to_pushed_playlists(live_server, page, workers, 
         assert written == str(playlist_dir / f"{name}.m3u8")
         assert playlist_files(playlist_dir / f"{name}.m3u8") == card_files(card, music_dir)
     assert len(list(playlist_dir.glob("*.m3u8"))) == count
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(ARTIFACTS / "clustering-admin-phone.png"), full_page=True)
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= 390, f"the page is {width} px wide on a 390 px screen"
+    assert blocked == []
 
 
 def _stored_set(library):
