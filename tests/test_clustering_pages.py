@@ -85,6 +85,13 @@ def test_a_search_from_the_page_to_pushed_playlists(live_server, page, workers, 
     expect(page.locator("#notice.error")).to_have_text("min_size must not be larger than max_size")
     page.fill("#min-size", "")
     page.fill("#max-size", "")
+    page.check("input[name=preset][value=thorough]")
+    page.click("#start")
+    expect(page.locator("#run-title")).to_have_text("Search running")
+    page.click("#cancel")                                  # an admin stops a run
+    expect(page.locator("#run-status")).to_have_text("cancelled")
+    expect(page.locator("#run-title")).to_have_text("Last search")
+    expect(page.locator("#cancel")).to_be_hidden()
     page.fill("#runs", "6")
     page.fill("#seed", str(SEED))
     page.check("input[name=preset][value=quick]")

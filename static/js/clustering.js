@@ -24,7 +24,7 @@
   let shownSet = null;        // what the cards show: the set's task id and playlist ids
   let liveTaskId = null;
   let loadFailed = false;     // the notice shows a failed refresh, to clear when one succeeds
-  let startedNotice = false;  // the notice says a search started, to clear when it ends
+  let runNotice = false;      // the notice is about the live run (started, cancelling): cleared when it ends
 
   function el(tag, className, text) {
     const node = document.createElement(tag);
@@ -57,8 +57,10 @@
   // -- the run: live progress, or how the last one ended -------------------------------------------------
 
   function describeConfig(config) {
-    const settings = Object.entries(config).filter(([key, value]) => key !== "algorithm" && !(key === "pca" && !value))
-      .map(([key, value]) => (key === "pca" ? `reduced to ${value} dimensions` : `${key.replace(/_/g, " ")} ${value}`));
+    const settings = Object.entries(config)
+      .filter(([key, value]) => key !== "algorithm" && !(key === "pca" && !value))   // pca 0: none
+      .map(([key, value]) => (key === "pca" ? `reduced to ${value} dimensions`
+        : `${key.replace(/_/g, " ")} ${value}`));
     return config.algorithm + (settings.length ? ` (${settings.join(", ")})` : "");
   }
 
@@ -99,7 +101,10 @@
     const task = running || last;
     box.hidden = !task;
     liveTaskId = running ? running.id : null;
-    if (cancel) { cancel.hidden = !running; cancel.disabled = false; }
+    if (cancel) {
+      cancel.hidden = !running;
+      if (!running) cancel.disabled = false;   // stays disabled while a cancel goes through
+    }
     if (!task) return;
     const details = task.details || {};
     sonarium.text(document.getElementById("run-title"), running ? "Search running" : "Last search");
@@ -235,7 +240,7 @@
     renderRun(state.running, state.last);
     renderPlaylists(state);
     if (form) document.getElementById("start").disabled = Boolean(state.running);
-    if (startedNotice && !state.running) { startedNotice = false; say(""); }
+    if (runNotice && !state.running) { runNotice = false; say(""); }
     return Boolean(state.running);
   }
 
@@ -299,7 +304,7 @@
       try {
         await sonarium.api("/api/clustering", { method: "POST", body: startBody() });
         say("Search started.", "ok");
-        startedNotice = true;
+        runNotice = true;
         loadFailed = false;
       } catch (err) {
         say(err.message, "error");
@@ -317,6 +322,7 @@
       try {
         await sonarium.api(`/api/cancel/${encodeURIComponent(liveTaskId)}`, { method: "POST" });
         say("Cancelling the search…");
+        runNotice = true;
       } catch (err) {
         say(err.message, "error");
         cancel.disabled = false;
