@@ -128,9 +128,15 @@ def test_a_search_from_the_page_to_pushed_playlists(live_server, page, workers, 
 
     page.click("#push-selected")                                    # nothing ticked
     expect(page.locator("#push-summary")).to_have_text("Tick the playlists to push first, or push all.")
-    page.click("#push-all")
+    first.locator("input.pick-playlist").check()
+    page.click("#push-selected")
+    expect(page.locator("#push-summary")).to_have_text("Pushed 1 playlist.", timeout=20_000)
+    expect(page.locator(".push-result:visible")).to_have_count(1)
+    expect(first.locator(".push-result")).to_contain_text("Pushed to ")
+    assert len(list(playlist_dir.glob("*.m3u8"))) == 1
+    page.click("#push-all")                                         # the first one is replaced, not doubled
     expect(page.locator("#push-summary")).to_have_text(f"Pushed {count} playlists.", timeout=20_000)
-    expect(page.locator(".push-result")).to_have_count(count)
+    expect(page.locator(".push-result:visible")).to_have_count(count)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "clustering.png"), full_page=True)
     for n in range(count):
