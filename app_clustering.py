@@ -9,15 +9,17 @@ Routes and their errors:
                                  status_url}; 400 a bad parameter or min_size > max_size;
                                  403 for a listener; 409 a run is already going (its task_id given)
 - GET  /api/clustering           the live run (if any) and the current playlists: {"running": task
-                                 or null, "last": the last ended run or null, "playlists": [{"id",
+                                 or null, "last": the last ended run or null (each with only the
+                                 details the page shows), "playlists": [{"id",
                                  "name", "size", "profile", "reason", "status": "kept"|"added",
                                  "tracks": [track]}], "retired": [{"id", "name"}], "naming"}
 - GET  /api/clustering/runs      ?task_id= (default: the newest run): every scored run of the search,
                                  best first, with its configuration and score breakdown; 404 no run
-- POST /api/clustering/push      {"playlist_ids": [...]} (omitted: all) pushes the current playlists
-                                 and deletes the retired ones Sonarium had pushed: 200 {"pushed",
-                                 "failed", "deleted"}; 400 ids not in the current set; 409 no
-                                 playlists yet
+- POST /api/clustering/push      {"playlist_ids": [...]} (omitted: all) pushes the current playlists;
+                                 pushing all also deletes the retired ones Sonarium had pushed:
+                                 200 {"pushed", "failed", "deleted"} (a media server's refusal is
+                                 reported per playlist under "failed"); 400 ids not in the current
+                                 set; 409 no playlists yet
 """
 from __future__ import annotations
 
@@ -41,6 +43,9 @@ bp = Blueprint("clustering", __name__)
 
 TASK_TYPE = "clustering"
 _RUNS_SHOWN = 1000
+# What the page needs of a run's details; the elites and history stay in /api/status.
+_DETAILS_SHOWN = ("seed", "tracks", "runs_finished", "runs_total", "eta_seconds", "generation", "best", "result",
+                  "pushed")
 
 
 def _start_model() -> type[BaseModel]:
@@ -65,6 +70,14 @@ def _track_json(row) -> dict:
     return {"item_id": row.item_id, "title": row.title, "artist": row.artist, "album": row.album}
 
 
+def _run_json(task) -> dict | None:
+    if task is None:
+        return None
+    shown = task_json(task, log_lines=30)
+    shown["details"] = {key: shown["details"][key] for key in _DETAILS_SHOWN if key in shown["details"]}
+    return shown
+
+
 def _current() -> dict:
     task_id = results.current_task_id()
     playlists = results.playlists_of(task_id)
@@ -73,13 +86,17 @@ def _current() -> dict:
     result = (task.details or {}).get("result", {}) if task else {}
     return {
         "task_id": task_id,
-        "playlists": [{"id": p.id, "name": p.name, "size": len(p.track_ids), "profile": p.params.get("profile"),
-                       "reason": p.params.get("reason"),
-                       "status": "kept" if p.params.get("previous_id") else "added",
-                       "tracks": [_track_json(rows[t]) for t in p.track_ids if t in rows]} for p in playlists],
+        "playlists": [_playlist_json(p, [_track_json(rows[t]) for t in p.track_ids if t in rows]) for p in playlists],
         "retired": result.get("retired", []),
         "naming": result.get("naming"),
     }
+
+
+def _playlist_json(playlist: results.StoredPlaylist, tracks: list[dict]) -> dict:
+    """One card; its size counts the songs still in the library (a deleted track drops out)."""
+    return {"id": playlist.id, "name": playlist.name, "size": len(tracks), "profile": playlist.params.get("profile"),
+            "reason": playlist.params.get("reason"),
+            "status": "kept" if playlist.params.get("previous_id") else "added", "tracks": tracks}
 
 
 @bp.get("/clustering")
@@ -107,9 +124,7 @@ def overview():
     running_id = store.live_main_task_id(TASK_TYPE)
     running = store.get(running_id) if running_id else None
     last = store.last_finished_main_task(TASK_TYPE)
-    return jsonify({"running": task_json(running, log_lines=30) if running else None,
-                    "last": task_json(last, log_lines=30) if last else None,
-                    **_current()})
+    return jsonify({"running": _run_json(running), "last": _run_json(last), **_current()})
 
 
 @bp.get("/api/clustering/runs")
@@ -129,7 +144,7 @@ def runs():
 
 
 @bp.post("/api/clustering/push")
-@spec.validate(json=PushBody, resp=answers(Anything, 404, 409, 502))
+@spec.validate(json=PushBody, resp=answers(Anything, 409))
 def push():
     wanted = request.context.json.playlist_ids
     task_id = results.current_task_id()

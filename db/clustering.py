@@ -114,14 +114,14 @@ def remote_copies(playlist_ids: list[int], provider_type: str) -> dict[int, str]
 
 
 def push_set(provider: MediaProvider, task_id: str, playlist_ids: list[int] | None = None) -> dict[str, list]:
-    """Push a run's playlists (all, or those listed) and delete the retired ones' remote copies.
+    """Push a run's playlists (all, or those listed); pushing all also deletes the retired ones' remote copies.
 
     Retired copies go first, so a new playlist that took a retired one's name
     is written afresh.  Only playlists Sonarium wrote are deleted
     (mediaserver.playlists.delete_owned); one failure does not stop the rest.
     """
     report: dict[str, list] = {"pushed": [], "failed": [], "deleted": []}
-    gone = retired(task_id)
+    gone = retired(task_id) if playlist_ids is None else []
     for playlist_id, remote_id in remote_copies([p.id for p in gone], provider.type).items():
         name = next(p.name for p in gone if p.id == playlist_id)
         try:

@@ -38,6 +38,7 @@ from analysis.standardize import Standardization
 from db import blobs
 from db import clustering as results
 from db.features import SNAPSHOT_FORMAT, TrackFeatures, read_all
+from db.models import LIVE_STATUSES
 from similarity import cluster_playlists, clustering
 from tasks import queues, store
 from tasks.registry import task_type
@@ -135,8 +136,7 @@ def _search(ctx: TaskContext, plan: dict, space, budget: int, seed: int, version
     runs_at_start = runs_done
 
     def report(counts: dict[str, int]) -> None:
-        _, progress_sum = store.child_summary(ctx.task_id)
-        finished = min(budget, progress_sum / 100 * plan["batch_size"])   # runs, counting partial batches
+        finished = min(budget, _runs_finished(ctx.task_id))
         elapsed = time.monotonic() - started
         pace = elapsed / (finished - runs_at_start) if finished > runs_at_start else None
         eta = pace * (budget - finished) if pace else None
@@ -183,6 +183,12 @@ def _search(ctx: TaskContext, plan: dict, space, budget: int, seed: int, version
     if stale >= plan["patience"]:
         ctx.log(f"stopped after {runs_done} runs: {stale} generations without a better score")
     return elites
+
+
+def _runs_finished(task_id: str) -> float:
+    """Runs done by the batches so far, a running batch counting its share (each batch's own size)."""
+    return sum(len(child.args.get("runs", [])) * (child.progress if child.status in LIVE_STATUSES else 100) / 100
+               for child in store.children(task_id, limit=100_000))
 
 
 def _publish(ctx: TaskContext, space, best: dict, seed: int, version: int, *, max_per_artist: int | None,
