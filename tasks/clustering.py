@@ -132,6 +132,8 @@ def _search(ctx: TaskContext, plan: dict, space, budget: int, seed: int, version
     stale = int(state.get("stale_generations", 0))
     history: list[dict] = list(state.get("history", []))
     per_generation = plan["batch_size"] * plan["batches_per_generation"]
+    if generation:
+        ctx.log(f"resuming after generation {generation} ({runs_done} runs) with {len(elites)} elites")
     started = time.monotonic()
     runs_at_start = runs_done
 

@@ -142,6 +142,26 @@ def test_a_killed_batch_worker_is_replaced_and_the_run_finishes(client, workers,
     assert task.details["elites"] and task.details["result"]["playlists"] >= 1
 
 
+def test_a_killed_parent_resumes_from_its_stored_elites(client, workers, music_dir):
+    from tasks import reconciler
+    make_library({f"g{n}": 30 for n in range(6)}, with_tags=True)
+    victim = workers.start("high")
+    workers.start("clustering")
+    task_id = start(client, seed=9, runs=60, ai_names=False)
+    wait_for(lambda: store.get(task_id).details.get("generation", 0) >= 1, timeout=120, every=0.05,
+             message="a generation stored")
+    workers.kill(victim)
+    stored = store.get(task_id).details
+    workers.start("high")
+    wait_for(lambda: reconciler.reconcile_once() or store.get(task_id).status not in LIVE_STATUSES,
+             timeout=240, every=1.0, message="the run to finish after the re-queue")
+    task = finish(task_id)
+    assert task.attempts == 2
+    assert any(f"resuming after generation {stored['generation']} " in line for line in task.log)
+    assert task.details["seed"] == 9 and task.details["snapshot_version"] == stored["snapshot_version"]
+    assert task.details["best"]["score"] >= stored["best"]["score"]
+
+
 @pytest.mark.parametrize("size", [2, 20])
 def test_tiny_libraries_get_a_clear_answer(client, clustering_workers, size):
     make_library({"jazz": size // 2, "metal": size - size // 2}, with_tags=True)
