@@ -44,12 +44,16 @@ from analysis import features  # noqa: E402
 from bench.quality import read_manifest  # noqa: E402
 
 
+def cache_key(path: Path, variant: str = "") -> str:
+    """Names what one analysis of `path` gave: the file's identity, the analysis version, `variant`."""
+    stat = path.stat()
+    return hashlib.sha1(f"{path}|{stat.st_size}|{stat.st_mtime_ns}|{features.analysis_version()}|"
+                        f"{features.VECTOR_MODEL}|{variant}".encode()).hexdigest()
+
+
 def track_vector(path: Path, cache: Path, reencoded: bool = False) -> np.ndarray:
     """The analysed track vector of `path` (of its 128 kb/s MP3 copy if `reencoded`), cached."""
-    stat = path.stat()
-    key = hashlib.sha1(f"{path}|{stat.st_size}|{stat.st_mtime_ns}|{features.analysis_version()}|"
-                       f"{features.VECTOR_MODEL}|{'mp3-128k' if reencoded else ''}".encode()).hexdigest()
-    cached = cache / f"vector-{key}.npy"
+    cached = cache / f"vector-{cache_key(path, 'mp3-128k' if reencoded else '')}.npy"
     if cached.exists():
         return np.load(cached)
     with tempfile.TemporaryDirectory() as folder:

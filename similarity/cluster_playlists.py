@@ -39,8 +39,9 @@ from similarity.neighbours import DUPLICATE_DISTANCE
 TOP_TAGS = 5             # tags in a profile
 TRACK_TAGS = 3           # a track "carries" the tags among its 3 highest scores
 MIN_TAG_SHARE = 0.2      # a profile's tag is carried by at least this share of the playlist
-NAME_TAG_SHARE = 0.3     # a tag names a playlist only when this share carries it (mixed ones say "Mix")
+NAME_TAG_SHARE = 0.25    # a tag names a playlist only when this share carries it (mixed ones say "Mix")
 NAME_MOOD_MEAN = 0.35    # a mood names a playlist only when its mean score reaches this (0-1)
+NAME_TEMPO_SPAN = 40     # BPM: a wider 10th-90th percentile tempo range says nothing, and stays out of the name
 CENTRAL_TRACKS = 5
 MAX_SPLIT_DEPTH = 6      # k-means splits of one cluster; a part still too big keeps its most central tracks
 _LABEL_BLOCK = 20_000    # tracks whose tags are ranked at once (bounds memory on big libraries)
@@ -65,7 +66,8 @@ def _by_centrality(unit: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return rows[np.argsort(-(unit[rows] @ centre), kind="stable")]
 
 
-def _split(unit: np.ndarray, rows: np.ndarray, max_size: int, seed: int, depth: int = 0) -> list[np.ndarray]:
+def _split(unit: np.ndarray, rows: np.ndarray, max_size: int, seed: int, starts: int,
+           depth: int = 0) -> list[np.ndarray]:
     """`rows` as parts of at most max_size tracks, by k-means inside them."""
     if rows.size <= max_size:
         return [rows]
@@ -73,11 +75,44 @@ def _split(unit: np.ndarray, rows: np.ndarray, max_size: int, seed: int, depth: 
         return [_by_centrality(unit, rows)[:max_size]]
     from sklearn.cluster import KMeans
     k = max(2, math.ceil(rows.size / max_size))
-    labels = KMeans(n_clusters=k, n_init=3, random_state=seed).fit(unit[rows]).labels_
+    labels = KMeans(n_clusters=k, n_init=starts, random_state=seed).fit(unit[rows]).labels_
     parts = [rows[labels == part] for part in np.unique(labels)]
     if len(parts) < 2:   # every track alike: k-means cannot split them
         return [_by_centrality(unit, rows)[:max_size]]
-    return [piece for part in parts for piece in _split(unit, part, max_size, seed, depth + 1)]
+    return [piece for part in parts for piece in _split(unit, part, max_size, seed, starts, depth + 1)]
+
+
+def split_oversize(unit: np.ndarray, labels: np.ndarray, max_size: int, seed: int, starts: int = 3) -> np.ndarray:
+    """`labels` with every cluster of more than max_size rows split by k-means inside it.
+
+    Parameters
+    ----------
+    unit : np.ndarray
+        (n, d) unit vectors of the rows.
+    labels : np.ndarray
+        (n,) cluster per row, -1 for unplaced.
+    max_size : int
+        Most rows in a part.
+    seed : int
+        Seeds the k-means.
+    starts : int
+        k-means starts per split (the best is kept); a search's runs, which only score the
+        parts, use one.
+
+    Returns
+    -------
+    np.ndarray
+        int64 (n,) part per row, numbered from 0 in cluster order; -1 where it was, and for the
+        rare rows a part that cannot be split further leaves out (MAX_SPLIT_DEPTH).
+    """
+    labels = np.asarray(labels)
+    parts = np.full(labels.shape, -1, np.int64)
+    number = 0
+    for cluster in np.unique(labels[labels >= 0]):
+        for rows in _split(unit, np.flatnonzero(labels == cluster), max_size, seed, starts):
+            parts[rows] = number
+            number += 1
+    return parts
 
 
 def _keep(features: TrackFeatures, ordered: np.ndarray, max_per_artist: int | None) -> np.ndarray:
@@ -105,21 +140,27 @@ def _direction(unit: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return centre / max(float(np.linalg.norm(centre)), 1e-12)
 
 
-def _most_distinct(unit: np.ndarray, parts: list[np.ndarray], count: int) -> list[tuple[int, float]]:
-    """Greedy max-min: (part index, cosine distance to the nearest part chosen before; 0 for the first)."""
+def _most_distinct(unit: np.ndarray, parts: list[np.ndarray], count: int,
+                   max_size: int) -> list[tuple[int, float]]:
+    """Greedy max-min, size-weighted: (part index, cosine distance to the nearest part chosen before).
+
+    The largest part first (distance 0); then each time the part whose distance to the nearest
+    chosen part, times sqrt(size / max_size), is largest.
+    """
     if not parts:
         return []
     centres = np.stack([_direction(unit, rows) for rows in parts])
     sizes = np.array([rows.size for rows in parts])
+    weight = np.sqrt(np.minimum(sizes / max_size, 1.0))
     first = int(np.argmax(sizes))
     chosen = [(first, 0.0)]
     nearest = 1.0 - centres @ centres[first]
-    nearest[first] = -np.inf
     while len(chosen) < min(count, len(parts)):
-        best = int(np.lexsort((sizes, nearest))[-1])   # farthest, then largest
+        merit = nearest * weight
+        merit[[c for c, _ in chosen]] = -np.inf
+        best = int(np.lexsort((sizes, merit))[-1])   # most distinct for its size, then largest
         chosen.append((best, float(nearest[best])))
         nearest = np.minimum(nearest, 1.0 - centres @ centres[best])
-        nearest[[c for c, _ in chosen]] = -np.inf
     return chosen
 
 
@@ -149,13 +190,11 @@ def build(features: TrackFeatures, labels: np.ndarray, *, min_size: int, max_siz
         min_size.
     """
     unit = features.vectors
-    labels = np.asarray(labels)
-    parts: list[np.ndarray] = []
-    for cluster in np.unique(labels[labels >= 0]):
-        parts.extend(_split(unit, np.flatnonzero(labels == cluster), max_size, seed))
+    split = split_oversize(unit, labels, max_size, seed)
+    parts = [np.flatnonzero(split == part) for part in range(split.max(initial=-1) + 1)]
     candidates = [kept for kept in (_keep(features, _by_centrality(unit, rows), max_per_artist) for rows in parts)
                   if kept.size >= min_size]
-    chosen = _most_distinct(unit, candidates, playlists)
+    chosen = _most_distinct(unit, candidates, playlists, max_size)
     context = _LibraryTags(features)
     drafts = []
     for rank, (index, distance) in enumerate(chosen):
@@ -204,11 +243,15 @@ class _LibraryTags:
         return counts / max(int(tagged.sum()), 1)
 
     def profile(self, rows: np.ndarray) -> dict[str, Any]:
-        """Top tags by how much more often the playlist carries them than the library, with their share."""
+        """The profile of the playlist `rows`.
+
+        top_tags: the tags at least MIN_TAG_SHARE of its tracks carry, ranked by how much more often
+        than the library's tracks (tags no more common than in the library say nothing about it);
+        top_moods: ranked the same way by mean score.
+        """
         share = self._shares(rows)
         excess = share - self.library_share
         ranked = [j for j in np.argsort(-excess, kind="stable") if share[j] >= MIN_TAG_SHARE and excess[j] > 0]
-        ranked += [j for j in np.argsort(-share, kind="stable") if share[j] >= MIN_TAG_SHARE and j not in ranked]
         moods = self.features.moods[rows]
         with np.errstate(all="ignore"):
             mood_means = np.nanmean(moods, axis=0) if rows.size else np.full(len(MOOD_COLUMNS), np.nan)
@@ -267,6 +310,8 @@ def _variants(profile: dict) -> list[str]:
     describing = (adjectives + moods)[:1]
     head = nouns[0] if nouns else "Mix"
     tempo = profile.get("tempo")
+    if tempo and tempo[1] - tempo[0] > NAME_TEMPO_SPAN:
+        tempo = None
     bpm = ""
     if tempo:
         low, high = 10 * math.floor(tempo[0] / 10), 10 * math.ceil(tempo[1] / 10)

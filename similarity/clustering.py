@@ -26,16 +26,18 @@ are).  The vectors are the snapshot's standardized unit vectors, so
 Euclidean distance is a monotone function of cosine distance.
 
 Runs are deterministic for (features, config, run_number, seed): the sample
-and every random state come from (seed, run_number), and each run is held to
-one thread (the machine runs one worker per core; more threads would only
-contend).
+comes from (seed, run_number), the fit's random state from (seed, config), and
+each run is held to one thread (the machine runs one worker per core; more
+threads would only contend).
 """
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import time
 import warnings
+import zlib
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -44,7 +46,7 @@ from threadpoolctl import threadpool_limits
 from analysis.vectors import VECTOR_LAYERS
 from config import CLUSTER_SCORE_WEIGHTS
 from db.features import TrackFeatures
-from similarity import cluster_scoring
+from similarity import cluster_playlists, cluster_scoring
 
 ALGORITHMS = ("kmeans", "gmm", "dbscan", "spectral")
 
@@ -68,6 +70,7 @@ SPECTRAL_MAX_TRACKS = 5000    # spectral's eigenproblem grows fast with the samp
 MINIBATCH_FROM = 4000         # k-means on this many sample tracks or more uses MiniBatchKMeans
 PCA_CHOICES = (0, 8, 16, 32, 64, 128)
 MIN_SAMPLE_CLUSTER = 5        # no run may make clusters smaller than this on average, in sample tracks
+SPLIT_FROM = 10               # runs score max_size parts when max_size is this many sample tracks or more
 EXPLOIT_PROBABILITY = 0.7     # when exploiting, the share of configs mutated from an elite (the reference's)
 MUTATE_EACH = 0.5             # chance of each parameter of a mutated config to change (one always does)
 SWITCH_ALGORITHM = 0.1        # chance that a mutation moves to another algorithm, keeping k and pca
@@ -93,7 +96,7 @@ class SearchSpace:
     k_range: tuple[int, int]       # clusters, inclusive
     pca_choices: tuple[int, ...]   # principal components kept (0: none)
     sample_size: int               # tracks a run clusters
-    min_cluster: int               # tracks of a run's sample in the smallest cluster that counts as usable
+    min_cluster: int               # tracks of a run's sample: k stays low enough for clusters this big on average
     eps_range: tuple[float, float] = _EPS_RANGE
     min_samples_range: tuple[int, int] = _MIN_SAMPLES_RANGE
     neighbours_range: tuple[int, int] = _NEIGHBOURS_RANGE
@@ -141,9 +144,9 @@ def search_space(n_tracks: int, *, algorithms: Sequence[str] = ALGORITHMS, min_s
     Returns
     -------
     SearchSpace
-        k runs from about half the playlists wanted to three times as many, never so high that
-        clusters would hold fewer than min_size songs on average (nor MIN_SAMPLE_CLUSTER sample
-        tracks).
+        k runs from the playlists wanted (fewer when that many would average less than max_size
+        songs) to three times as many, never so high that clusters would hold fewer than min_size
+        songs on average (nor MIN_SAMPLE_CLUSTER sample tracks).
 
     Raises
     ------
@@ -174,7 +177,7 @@ def search_space(n_tracks: int, *, algorithms: Sequence[str] = ALGORITHMS, min_s
     min_cluster = max(2, min(MIN_SAMPLE_CLUSTER, min_size), round(min_size * sample / n_tracks))
     k_cap = max(2, min(n_tracks // min_size, sample // min_cluster))
     count = min(default_count if playlists is None else int(playlists), n_tracks // min_size)
-    k_low = min(k_cap, max(2, math.ceil(count / 2)))
+    k_low = min(k_cap, max(2, min(count, math.ceil(n_tracks / max_size))))
     k_high = min(k_cap, max(k_low, 3 * count))
     pca = tuple(c for c in PCA_CHOICES if c < min(sample, dimensions))
     return SearchSpace(n_tracks=n_tracks, algorithms=chosen, min_size=min_size, max_size=max_size,
@@ -392,6 +395,13 @@ def _random_state(seed: int, run_number: int) -> int:
     return int(np.random.SeedSequence([seed, run_number]).generate_state(1)[0])
 
 
+def _fit_state(seed: int, config: Mapping[str, Any]) -> int:
+    """The random state a config is fitted with: the same in every run and in `solve`, so a library
+    that fits in one sample gets exactly the clustering its best run scored."""
+    digest = zlib.crc32(json.dumps(config, sort_keys=True).encode())
+    return int(np.random.SeedSequence([seed, digest]).generate_state(1)[0])
+
+
 @dataclasses.dataclass
 class _Fitted:
     """A config fitted on a sample: its labels, and what assigns other tracks."""
@@ -486,8 +496,8 @@ def run(features: TrackFeatures, config: Mapping[str, Any], run_number: int, see
     weights : mapping, optional
         Score weights per measure; default config.CLUSTER_SCORE_WEIGHTS.
     space : SearchSpace, optional
-        The search's space (its min_size decides which clusters count as usable); default: the
-        default space for this library.
+        The search's space (the playlists it asks for count in the score); default: the default
+        space for this library.
 
     Returns
     -------
@@ -506,21 +516,28 @@ def run(features: TrackFeatures, config: Mapping[str, Any], run_number: int, see
                                "sizes_max": 0, "noise_share": 0.0}
     try:
         with threadpool_limits(1):
-            fitted = _fit(unit, config, _random_state(seed, run_number))
+            fitted = _fit(unit, config, _fit_state(seed, config))
             labels = fitted.labels
             placed = labels[labels >= 0]
-            sizes = np.unique(placed, return_counts=True)[1] * (len(features) / rows.size)
+            counts = np.unique(placed, return_counts=True)[1]
+            sizes = counts * (len(features) / rows.size)
             outcome.update(clusters=int(sizes.size), noise_share=round(float(np.mean(labels < 0)), 4))
             if sizes.size:
                 outcome.update(sizes_min=int(round(sizes.min())), sizes_median=int(round(np.median(sizes))),
                                sizes_max=int(round(sizes.max())))
             if sizes.size < 2:
                 raise ValueError(f"{sizes.size} cluster(s): nothing to tell apart")
+            largest = space.max_size * rows.size / len(features)
+            if largest >= SPLIT_FROM and counts.max() > largest:   # score the playlists build will cut
+                labels = cluster_playlists.split_oversize(unit, labels, int(largest), _random_state(seed, run_number),
+                                                          starts=1)
+            outcome["parts"] = int(np.unique(labels[labels >= 0]).size)
             ranks = cluster_scoring.percentiles(cluster_scoring.label_scores(features.msd[rows],
                                                                              features.mtt[rows]))
             total, breakdown = cluster_scoring.score(
                 unit, ranks, labels, weights=CLUSTER_SCORE_WEIGHTS if weights is None else weights,
-                min_cluster=space.min_cluster, seed=_random_state(seed, run_number))
+                seed=_random_state(seed, run_number), min_size=space.min_size, max_size=space.max_size,
+                playlists=space.playlists, scale=len(features) / rows.size)
             outcome.update(score=total, breakdown=breakdown)
     except (ValueError, KeyError, TypeError, ArithmeticError, np.linalg.LinAlgError) as error:
         outcome["failed"] = str(error) or type(error).__name__
@@ -557,7 +574,7 @@ def solve(features: TrackFeatures, config: Mapping[str, Any], seed: int) -> np.n
     n = len(features)
     rows = _sample(features, sample_size(n), 0, seed)
     with threadpool_limits(1):
-        fitted = _fit(features.vectors[rows], config, _random_state(seed, 0))
+        fitted = _fit(features.vectors[rows], config, _fit_state(seed, config))
         if rows.size == n:
             labels = fitted.labels
         else:
