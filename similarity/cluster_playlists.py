@@ -15,7 +15,10 @@
    dropped.
 3. The `playlists` most distinct parts are kept, by greedy max-min on their
    centroids: the largest part first, then each time the part whose cosine
-   distance to the nearest part already kept is largest.
+   distance to the nearest part already kept, times sqrt(size / max_size),
+   is largest.  Unweighted, max-min kept 9-song parts over 28-song ones as
+   often as not; weighted, a small part must be clearly more distinct to
+   displace a full one (docs/QUALITY.md: coverage up, majority share kept).
 
 Each draft has a profile (top tags, moods, tempo and energy ranges, its most
 central tracks) and one sentence saying why it was kept; `plain_names` names
