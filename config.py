@@ -457,17 +457,22 @@ if __name__ == "__main__":
 
 # How the automatic playlists' search scores a clustering (similarity/cluster_scoring.py).  Each
 # measure is first normalised: 0 is what a random partition of the same sizes gets, 1 the measure's
-# best; the weights below say how much each counts in the total.
+# best; the weights say how much each counts in the total, which is then scaled by the share of the
+# playlists asked for that the clustering can fill.  On the dev corpus other weightings (silhouette
+# doubled, Calinski-Harabasz at 0.5) moved the playlists' agreement with the sources by less than
+# seed-to-seed noise (docs/QUALITY.md, "Automatic playlists").
 CLUSTER_SCORE_WEIGHTS = {
     # Tracks that carry their playlist's own top tags: what makes a playlist read as one thing.
     "purity": 1.0,
     # Playlists with different dominant tags, so the set does not repeat itself.
     "diversity": 1.0,
-    # Tracks nearer their own cluster than the next one, in the track-vector space: sound, not tags.
+    # Tracks nearer their own playlist than the next one, in the track-vector space: how it sounds,
+    # not what the tags say; the best single predictor of the corpus's sources.
     "silhouette": 1.0,
-    # Clusters compact relative to the distance between them: penalises two clusters on one spot.
+    # Clusters compact relative to the distance between them: keeps two playlists off one spot.
+    # Half weight: it overlaps with silhouette, and alone it prefers a few big clusters.
     "davies_bouldin": 0.5,
-    # Between- over within-cluster spread: near its maximum for any clustering of real music, so it
+    # Between- over within-cluster spread: close to its best for any clustering of real music, so it
     # barely tells runs apart, and it favours few large clusters; kept in the breakdown only.
     "calinski_harabasz": 0.0,
 }

@@ -1,6 +1,6 @@
 """Automatic playlists: how well they follow a labelled corpus, and how fast the search runs.
 
-    python bench/clustering.py quality CORPUS [--cache DIR] [--seeds 3] [--preset quick]
+    python bench/clustering.py quality CORPUS [--cache DIR] [--seeds 3] [--preset quick] [--measures N]
     python bench/clustering.py speed [--corpus CORPUS] [--tracks 10000 100000] [--workers 2]
 
 quality: CORPUS holds manifest.csv (`group`, `path`), as
@@ -24,14 +24,18 @@ seed 0..--seeds-1:
 Figures: weighted majority-source share (each playlist's largest source, summed,
 over the tracks placed), coverage (share of the corpus placed), adjusted mutual
 information between sources and playlists over the placed tracks; means over
-the seeds.
+the seeds.  --measures N also runs N random configs, each through solve and
+build, and prints how each normalised measure of the score ranks them against
+those figures (Spearman), and what the five best configs by each weighting
+give: the evidence behind config.CLUSTER_SCORE_WEIGHTS.
 
 speed: synthetic libraries of --tracks tracks made by resampling the corpus
 analysis (vectors, tags, moods) with noise, or plain Gaussian blobs without
 --corpus; runs/s per algorithm (one process, one thread), then the quick
-preset's whole search with --workers processes running the batches (forked,
-as RQ workers run them; the snapshot is not re-read per batch here), solve and
-build in the parent; wall times and peak RSS of the parent and each worker.
+preset's whole search with --workers processes running the batches (each
+started fresh and loading the library from its snapshot bytes once, as a batch
+job loads the blob; a job would load it per batch), solve and build in the
+parent; wall times and peak RSS of the parent and each worker.
 """
 from __future__ import annotations
 
@@ -51,8 +55,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from analysis.standardize import Standardization  # noqa: E402
 from db.features import TrackFeatures  # noqa: E402
+from config import CLUSTER_SCORE_WEIGHTS  # noqa: E402
 from db.models import MOOD_COLUMNS  # noqa: E402
-from similarity import cluster_playlists, clustering  # noqa: E402
+from similarity import cluster_playlists, cluster_scoring, clustering  # noqa: E402
 
 
 # ---------------------------------------------------------------------------
@@ -105,13 +110,31 @@ def corpus_features(corpus: Path, cache: Path) -> tuple[TrackFeatures, np.ndarra
 # ---------------------------------------------------------------------------
 # the search, as the task runs it
 
+def peak_rss_kib() -> int:
+    """This process's peak resident memory (KiB) since its program started.
+
+    VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss over exec, so a freshly started
+    worker would report its parent's peak.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def _run_batch(batch: list[tuple[dict, int]], seed: int, space: clustering.SearchSpace) -> tuple[list[dict], int]:
     """One batch job: its runs' outcomes, and this process's peak RSS (KiB)."""
     outcomes = [clustering.run(_WORKER_FEATURES, config, number, seed, space=space) for config, number in batch]
-    return outcomes, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return outcomes, peak_rss_kib()
 
 
-_WORKER_FEATURES: TrackFeatures | None = None   # the library a forked worker process clusters
+_WORKER_FEATURES: TrackFeatures | None = None   # the library a worker process clusters
+
+
+def _load_snapshot(snapshot: bytes) -> None:
+    """A worker process's start: the library from its snapshot bytes, as a batch job loads it."""
+    global _WORKER_FEATURES
+    _WORKER_FEATURES = TrackFeatures.from_bytes(snapshot)
 
 
 def search(features: TrackFeatures, space: clustering.SearchSpace, preset: dict[str, Any], seed: int,
@@ -123,7 +146,8 @@ def search(features: TrackFeatures, space: clustering.SearchSpace, preset: dict[
     `patience` generations without a better best score.
     """
     global _WORKER_FEATURES
-    _WORKER_FEATURES = features
+    if pool is None:
+        _WORKER_FEATURES = features
     rng = np.random.default_rng(seed)
     outcomes: list[dict] = []
     elites: list[dict] = []
@@ -137,7 +161,7 @@ def search(features: TrackFeatures, space: clustering.SearchSpace, preset: dict[
         if pool is None:
             results = [_run_batch(batch, seed, space) for batch in batches]
         else:
-            results = pool.starmap(_run_batch, [(batch, seed, space) for batch in batches])
+            results = pool.starmap(_run_batch, [(batch, seed, space) for batch in batches], chunksize=1)
         for batch_outcomes, peak in results:
             outcomes.extend(batch_outcomes)
             rss.append(peak)
@@ -191,10 +215,10 @@ def quality(options) -> None:
         drafts = playlists(features, labels, space, seed, None)
         seconds = time.perf_counter() - began
         found = agreement(_rows(features, drafts), sources)
-        rows.setdefault("search (quick preset) + build", []).append(found)
+        rows.setdefault(f"search ({options.preset} preset) + build", []).append(found)
         k = max(found["playlists"], 2)
         kmeans = KMeans(k, n_init=10, random_state=seed).fit(features.vectors).labels_
-        rows.setdefault(f"one KMeans, k = playlists, clusters as they are", []).append(
+        rows.setdefault("one KMeans, k = playlists, clusters as they are", []).append(
             agreement([np.flatnonzero(kmeans == c) for c in range(k)], sources))
         rows.setdefault("one KMeans, k = playlists, + build", []).append(
             agreement(_rows(features, playlists(features, kmeans, space, seed, None)), sources))
@@ -215,7 +239,46 @@ def quality(options) -> None:
         mean = {key: np.mean([r[key] for r in results]) for key in results[0]}
         print(f"| {method} | {mean['playlists']:.1f} | {mean['majority']:.3f} | {mean['coverage']:.3f} | "
               f"{mean['ami']:.3f} |")
+    if options.measures:
+        measures(features, sources, space, options.measures)
     print(f"\nrun time {time.perf_counter() - started:.0f} s")
+
+
+_WEIGHTINGS = {
+    "config.CLUSTER_SCORE_WEIGHTS": CLUSTER_SCORE_WEIGHTS,
+    "silhouette only": {"silhouette": 1.0},
+    "purity + diversity only": {"purity": 1.0, "diversity": 1.0},
+    "no Davies-Bouldin": {**CLUSTER_SCORE_WEIGHTS, "davies_bouldin": 0.0},
+    "Calinski-Harabasz 0.5": {**CLUSTER_SCORE_WEIGHTS, "calinski_harabasz": 0.5},
+}
+
+
+def measures(features: TrackFeatures, sources: np.ndarray, space: clustering.SearchSpace, count: int) -> None:
+    """Each measure's Spearman correlation with the playlists' agreement over `count` random configs."""
+    from scipy.stats import spearmanr
+    rng = np.random.default_rng(0)
+    found = []
+    for number, config in enumerate(clustering.next_configs(space, [], count, rng, False)):
+        outcome = clustering.run(features, config, number, 0, space=space)
+        if "failed" in outcome:
+            continue
+        labels = clustering.solve(features, config, 0)
+        values = {m: outcome["breakdown"][m]["normalised"] for m in cluster_scoring.MEASURES}
+        values["placeable_share"] = outcome["breakdown"]["placeable_share"]
+        found.append((values, agreement(_rows(features, playlists(features, labels, space, 0, None)), sources)))
+    print(f"\n{len(found)} random configs that clustered, each solved and built; Spearman correlation with:\n\n"
+          "| measure (normalised) | majority share | coverage | AMI |\n|---|---|---|---|")
+    for measure in (*cluster_scoring.MEASURES, "placeable_share"):
+        mine = [values[measure] for values, _ in found]
+        print(f"| {measure} | " + " | ".join(f"{spearmanr(mine, [a[key] for _, a in found])[0]:.2f}"
+                                             for key in ("majority", "coverage", "ami")) + " |")
+    print("\n| weighting (x placeable share) | the 5 best configs: majority share | coverage | AMI |\n|---|---|---|---|")
+    for name, weights in _WEIGHTINGS.items():
+        def total(values: dict) -> float:
+            return values["placeable_share"] * sum(w * values[m] for m, w in weights.items())
+        best = sorted(found, key=lambda pair: total(pair[0]), reverse=True)[:5]
+        print(f"| {name} | " + " | ".join(f"{np.mean([a[key] for _, a in best]):.3f}"
+                                          for key in ("majority", "coverage", "ami")) + " |")
 
 
 # ---------------------------------------------------------------------------
@@ -226,8 +289,13 @@ def synthetic_library(n: int, corpus: TrackFeatures | None, seed: int) -> TrackF
     rng = np.random.default_rng(seed)
     if corpus is not None:
         picks = rng.integers(0, len(corpus), n)
-        base = corpus.vectors[picks]
-        raw = base + 0.5 * rng.normal(size=base.shape).astype(np.float32) * base.std(axis=0)
+        spread = 0.5 * corpus.vectors.std(axis=0)
+        raw = np.empty((n, corpus.vectors.shape[1]), np.float32)
+        for start in range(0, n, 10_000):   # in blocks, so the noise never doubles the peak memory
+            block = picks[start:start + 10_000]
+            raw[start:start + block.size] = corpus.vectors[block] + spread * rng.standard_normal(
+                (block.size, raw.shape[1]), dtype=np.float32)
+
         def noisy(values, scale):
             return np.clip(values[picks] + scale * rng.normal(size=values[picks].shape), 0, 1).astype(np.float32)
         msd, mtt, moods = noisy(corpus.msd, 0.05), noisy(corpus.mtt, 0.05), noisy(corpus.moods, 0.05)
@@ -235,7 +303,7 @@ def synthetic_library(n: int, corpus: TrackFeatures | None, seed: int) -> TrackF
         energy = noisy(corpus.energy, 0.05)
     else:
         centres = rng.normal(size=(200, clustering.VECTOR_DIMENSIONS)).astype(np.float32)
-        raw = centres[rng.integers(0, 200, n)] + 1.5 * rng.normal(size=(n, clustering.VECTOR_DIMENSIONS))
+        raw = centres[rng.integers(0, 200, n)] + 1.5 * rng.standard_normal((n, centres.shape[1]), dtype=np.float32)
         msd = rng.beta(0.5, 4, size=(n, 50)).astype(np.float32)
         mtt = rng.beta(0.5, 4, size=(n, 50)).astype(np.float32)
         moods = rng.uniform(0, 1, size=(n, len(MOOD_COLUMNS))).astype(np.float32)
@@ -258,9 +326,11 @@ def speed(options) -> None:
     print(f"libraries: {source}; load average {os.getloadavg()[0]:.2f} at start")
     for n in options.tracks:
         features = synthetic_library(n, corpus, 0)
+        snapshot = features.to_bytes()
         space = clustering.search_space(n)
         print(f"\n## {n} tracks: sample {space.sample_size}, k {space.k_range}, sizes {space.min_size}-"
-              f"{space.max_size}, {space.playlists} playlists")
+              f"{space.max_size}, {space.playlists} playlists; snapshot {len(snapshot) / 2**20:.0f} MiB; this "
+              f"process's peak so far (making the libraries and snapshots) {_mib(peak_rss_kib())}")
         print("\n| algorithm | runs | seconds per run (mean) | slowest run | runs/s (one process) |\n|---|---|---|---|---|")
         rng = np.random.default_rng(0)
         for algorithm in space.algorithms:
@@ -273,9 +343,8 @@ def speed(options) -> None:
         for algorithms in (("kmeans",), ("gmm",), clustering.ALGORITHMS):
             whole_space = clustering.search_space(n, algorithms=algorithms)
             began = time.perf_counter()
-            with multiprocessing.get_context("fork").Pool(options.workers) as pool:
-                global _WORKER_FEATURES
-                _WORKER_FEATURES = features   # inherited by the forked workers
+            with multiprocessing.get_context("spawn").Pool(options.workers, initializer=_load_snapshot,
+                                                           initargs=(snapshot,)) as pool:
                 outcomes, rss = search(features, whole_space, clustering.PRESETS["quick"], 0, pool)
             searched = time.perf_counter()
             best = clustering.best_runs(outcomes, 1)[0]
@@ -286,9 +355,10 @@ def speed(options) -> None:
             built = time.perf_counter()
             print(f"| {'+'.join(algorithms)} | {len(outcomes)} | {searched - began:.0f} s | {solved - searched:.1f} s | "
                   f"{built - solved:.1f} s | {built - began:.0f} s | "
-                  f"{_mib(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)} | {_mib(max(rss))} |")
+                  f"{_mib(peak_rss_kib())} | {_mib(max(rss))} |")
             print(f"best: {best['config']} score {best['score']:.3f}; {len(drafts)} playlists, sizes "
-                  f"{min(len(d.track_ids) for d in drafts)}-{max(len(d.track_ids) for d in drafts)}", file=sys.stderr)
+                  f"{min(len(d.track_ids) for d in drafts)}-{max(len(d.track_ids) for d in drafts)}; load average "
+                  f"{os.getloadavg()[0]:.2f}", file=sys.stderr)
 
 
 def main() -> None:
@@ -298,6 +368,8 @@ def main() -> None:
     measure.add_argument("corpus", type=Path)
     measure.add_argument("--seeds", type=int, default=3)
     measure.add_argument("--preset", choices=sorted(clustering.PRESETS), default=clustering.DEFAULT_PRESET)
+    measure.add_argument("--measures", type=int, default=0, metavar="N",
+                         help="also rank N random configs by each measure against the sources")
     timing = commands.add_parser("speed", help="runs/s per algorithm and the quick preset's wall time")
     timing.add_argument("--corpus", type=Path, help="resample this corpus's analysis (else Gaussian blobs)")
     timing.add_argument("--tracks", type=int, nargs="+", default=[10_000, 100_000])

@@ -15,16 +15,16 @@ sizes on the same sample gets, 1 is the best the measure can say.
   and its strength that label's mean score; the sum over distinct dominant
   labels of their strongest cluster's strength, divided by the number of
   clusters.
-
-For both, the best is what a cluster of its size can reach: a cluster holding
-a share q of the sample has a mean percentile of at most 1 - q/2 on any label
-(its tracks being the top ones), so the best purity is the size-weighted mean
-of 1 - q/2, and the best diversity the plain mean of 1 - q/2 (every cluster
-its own dominant label).
 - silhouette (cosine, on a subsample of SILHOUETTE_TRACKS placed tracks),
   Davies-Bouldin and Calinski-Harabasz, in the track-vector space the runs
   share (standardized unit vectors, whatever PCA a run used), so runs with
   and without PCA compare.  Best: 1, 0 and unbounded.
+
+For purity and diversity the best is what a cluster of its size can reach: a
+cluster holding a share q of the sample has a mean percentile of at most
+1 - q/2 on any label (its tracks being the top ones), so the best purity is
+the size-weighted mean of 1 - q/2, and the best diversity the plain mean of
+1 - q/2 (every cluster its own dominant label).
 
 Purity and diversity follow the reference system's definitions; what differs
 is the label ranking and the normalisation, against random partitions

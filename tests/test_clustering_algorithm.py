@@ -250,3 +250,17 @@ def test_the_fast_indices_agree_with_sklearn():
     labels = rng.integers(0, 7, 300) * 3 + 1   # unsorted, gaps in the numbering
     assert cluster_scoring.davies_bouldin(points, labels) == pytest.approx(davies_bouldin_score(points, labels))
     assert cluster_scoring.calinski_harabasz(points, labels) == pytest.approx(calinski_harabasz_score(points, labels))
+
+
+def test_tiny_inputs_give_empty_results_not_crashes():
+    features, _ = library(groups=2, per_group=1, seed=11)
+    assert build(features, np.array([0, 1]), min_size=5, max_size=10, playlists=2, max_per_artist=None,
+                 seed=0) == []
+    assert build(features, np.array([-1, -1]), min_size=1, max_size=10, playlists=2, max_per_artist=None,
+                 seed=0) == []
+    assert plain_names([]) == []
+    twenty, _ = library(groups=2, per_group=10, seed=12)
+    space = space_for(twenty)
+    for config in next_configs(space, [], 12, np.random.default_rng(0), exploit=False):
+        outcome = run(twenty, config, 0, 0, space=space)
+        assert outcome["score"] > clustering.FAILED_SCORE or outcome["failed"]
