@@ -112,7 +112,7 @@ def test_a_search_from_the_page_to_pushed_playlists(live_server, page, workers, 
     ceiling = sum(config.CLUSTER_SCORE_WEIGHTS.values())
     expect(page.locator("#run-facts .fact-best")).to_contain_text(f" of at most {ceiling:g}: ")
     expect(page.locator('#best-breakdown li[data-measure="purity"]')).to_contain_text("Coherence")
-    expect(page.locator('#best-breakdown li[data-measure="usable_share"]')).to_contain_text("Usable")
+    expect(page.locator('#best-breakdown li[data-measure="placeable_share"]')).to_contain_text("Fillable")
     expect(page.locator("#start")).to_be_enabled()
     count = cards.count()
     assert count >= 2, page.locator("#run").inner_text()

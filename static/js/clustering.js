@@ -79,12 +79,12 @@
           `${number(measure.random, 3)}; ` + (measure.weight ? `counts ×${measure.weight}.` : "not counted.")));
         return item;
       });
-    if (typeof breakdown.usable_share === "number") {
+    if (typeof breakdown.placeable_share === "number") {
       const item = el("li");
-      item.dataset.measure = "usable_share";
-      item.append(el("strong", null, `Usable ${percent(breakdown.usable_share)}`),
-                  " — the share of the sample in groups big enough to become playlists; the weighted sum " +
-                  "of the measures above is multiplied by it.");
+      item.dataset.measure = "placeable_share";
+      item.append(el("strong", null, `Fillable ${percent(breakdown.placeable_share)}`),
+                  " — how much of the playlists asked for this grouping can fill with groups of the right " +
+                  "size; the weighted sum of the measures above is multiplied by it.");
       items.push(item);
     }
     return items;
