@@ -287,7 +287,8 @@ def _outside(value: ColumnElement, r: Range, tolerance: float) -> ColumnElement:
     below = (literal(r.min, Float) - value) if r.min is not None else literal(0.0, Float)
     above = (value - literal(r.max, Float)) if r.max is not None else literal(0.0, Float)
     distance = func.greatest(literal(0.0, Float), below, above) / literal(tolerance, Float)
-    return func.coalesce(func.least(literal(1.0, Float), distance), literal(UNKNOWN_MISS, Float))
+    # GREATEST skips NULLs (it would call an unknown value met): test for NULL first.
+    return case((value.is_(None), literal(UNKNOWN_MISS, Float)), else_=func.least(literal(1.0, Float), distance))
 
 
 def _tag_probability(tag: str, msd, mtt) -> ColumnElement:

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from analysis.labels import MSD_LABELS, MTT_LABELS
 from db.models import Track
-from db.session import read
+from db.session import read, session_scope
 from similarity import index as track_index
 from similarity.plan import Plan, candidate_query, describe, execute
 from tests.library import make_library
@@ -97,6 +97,16 @@ def test_soft_ranking_meets_the_conditions_first_and_names_the_relaxed_one(env):
     result = execute(both, index)
     assert len(result.tracks) == 5
     assert result.relaxed and all(r.startswith(("tempo", "energy")) for r in result.relaxed)
+
+
+def test_an_unknown_value_does_not_meet_a_condition(env):
+    made, index = _library()          # the test library has no years
+    with_year = read(select(Track.id).where(Track.item_id == "jazz-4"))[0][0]
+    with session_scope() as session:
+        session.get(Track, with_year).year = 1984
+    result = execute(Plan.model_validate({"year": {"min": 1980, "max": 1989}, "size": 3}), index)
+    assert _names(result)[0] == "jazz-4"
+    assert result.relaxed == ["released 1980-1989: 2 of 3 songs miss it"]
 
 
 def test_tags_and_moods_select_their_group(env):
