@@ -25,6 +25,10 @@ reader (similarity.request_reader) does.  The plan is a strict pydantic model
    another recording of a kept song is left out (same song_key, or closer
    than DUPLICATE_DISTANCE in the index), and the artist cap applied.
 
+Cost: the whole-library candidate query is one scan computing every miss;
+on 100k synthetic tracks with 9 conditions it took 1.3-1.4 s (2 busy cores,
+local PostgreSQL), a pool of 500 index neighbours 0.23 s.
+
 Ranking is soft: nothing but excluded artists and the plan's own seed songs
 is filtered, so an over-constrained plan still answers with the `size`
 closest songs, and `PlanResult.relaxed` says, in words, which conditions some
