@@ -7,16 +7,19 @@ Two guards, each meant to stop a hostile query alone:
    subqueries allowed, over it); no schema-qualified names, no system names
    (pg_*, information_schema); only the functions in ALLOWED_FUNCTIONS; no
    locking clause, no INTO, no recursive CTE, no VALUES/LATERAL/table
-   functions; at most MAX_TABLE_REFERENCES references to the view (a self-join
+   functions, no unicode-escape strings, casts only to ALLOWED_CASTS; it must read the view; at most MAX_TABLE_REFERENCES references to the view (a self-join
    is fine, a cross-join explosion is not); LIMIT forced to at most MAX_ROWS.
    It returns the SQL as sqlglot writes it back (comments dropped).
 2. `execute(sql)` -- the database: the query runs in its own READ ONLY
    transaction with a STATEMENT_TIMEOUT, under the NOLOGIN role CHAT_ROLE
    that may only SELECT from `chat_tracks`, through the function
-   `sonarium_chat_rows(text)` (migration 0006), which makes the server parse
-   the string as exactly one row-returning statement (so a smuggled `; COMMIT;
-   ...` cannot leave the transaction or the role) and stops after MAX_ROWS
-   rows. The connection is closed afterwards, not pooled, so nothing a query
+   `sonarium_chat_rows(text)` (migration 0006). The server parses the string
+   as exactly one row-returning statement (a smuggled `; COMMIT; ...` cannot
+   leave the transaction or the role), the function stops after MAX_ROWS
+   rows, and, being SECURITY DEFINER and owned by CHAT_ROLE, it runs the query
+   as the role where PostgreSQL refuses any change of role (SET LOCAL ROLE
+   alone is no sandbox: set_config('role', ...) goes back to the session
+   user). The connection is closed afterwards, not pooled, so nothing a query
    left in its session (an advisory lock, a LISTEN) outlives it.
 
 `run(sql, params)` is check() then execute(). Every failure is an UnsafeQuery
@@ -28,13 +31,6 @@ is missing, as on an external PostgreSQL where Sonarium may not create roles
 The view's columns (VIEW_COLUMNS) and the tag order the model needs to read
 `msd` and `mtt` (1-based: msd[1] is MSD_LABELS[0]) are in `describe_view()`.
 
-Known limit of guard 2 alone: PostgreSQL's SET ROLE is not a sandbox against a
-session user who may become another role (a superuser app user can): a single
-SELECT calling set_config('role', ...) could act with that user's rights
-until the statement ends (read-only still holds, writes stay impossible).
-Guard 1 refuses set_config and every function that runs SQL text, and the
-executor refuses any answer after which the role is no longer CHAT_ROLE; the
-strongest setup is an app user that is not a superuser.
 """
 from __future__ import annotations
 
@@ -84,13 +80,13 @@ ALLOWED_FUNCTIONS: frozenset[str] = frozenset({
     # math
     "Abs", "Round", "Floor", "Ceil", "Sqrt", "Cbrt", "Pow", "Ln", "Log", "Exp", "Sign", "Trunc", "Pi",
     "Greatest", "Least", "WidthBucket", "Rand",
-    # conditionals and casts
-    "Coalesce", "Nullif", "Case", "If", "Cast", "Exists", "Any", "All",
+    # operators sqlglot models as functions, and conditionals and casts
+    "And", "Or", "Not", "Coalesce", "Nullif", "Case", "If", "Cast", "Exists", "Any", "All",
     # strings
     "Lower", "Upper", "Initcap", "Length", "Trim", "Substring", "Concat", "StrPosition", "Replace",
     "Left", "Right", "SplitPart",
     # arrays (msd, mtt)
-    "Array", "ArraySize", "ArrayPosition", "ArrayToString",
+    "Array", "ArraySize", "ArrayPosition", "ArrayToString", "ArrayContains", "ArrayContainsAll", "ArrayContainedBy", "ArrayOverlaps",
     # plain names sqlglot has no class for
     "cardinality", "every",
 })
@@ -99,8 +95,13 @@ ALLOWED_FUNCTIONS: frozenset[str] = frozenset({
 _FORBIDDEN_NODES: tuple[type[exp.Expression], ...] = (
     exp.DML, exp.DDL, exp.Command, exp.Into, exp.Lock, exp.Copy, exp.Set, exp.Transaction, exp.Commit,
     exp.Rollback, exp.Values, exp.Lateral, exp.Unnest, exp.Dot, exp.Parameter, exp.SessionParameter,
-    exp.Fetch,
+    exp.Fetch, exp.UnicodeString,
 )
+
+# Types a value may be cast to (x::int, CAST(x AS text)); not the reg* and oid types, which look names up.
+ALLOWED_CASTS: frozenset[str] = frozenset({
+    "INT", "BIGINT", "SMALLINT", "DECIMAL", "FLOAT", "DOUBLE", "TEXT", "VARCHAR", "CHAR", "BOOLEAN",
+})
 
 _SYSTEM_PREFIXES = ("pg_", "information_schema", "sql_")
 
@@ -165,6 +166,9 @@ def _check_tree(tree: exp.Expression) -> None:
         if isinstance(node, exp.Func) and _function_name(node) not in ALLOWED_FUNCTIONS:
             shown = node.name if isinstance(node, exp.Anonymous) else node.sql_name()
             raise UnsafeQuery(f"function {shown.lower()} is not allowed")
+        if isinstance(node, exp.Cast) and not (isinstance(node.to, exp.DataType)
+                                               and getattr(node.to.this, "name", None) in ALLOWED_CASTS):
+            raise UnsafeQuery(f"a cast to {node.to.sql(dialect='postgres')} is not allowed")
         if isinstance(node, exp.Identifier) and _is_system_name(node.name):
             raise UnsafeQuery(f"system name {node.name} is not allowed")
         if isinstance(node, exp.Column) and (node.args.get("db") or node.args.get("catalog")):
@@ -184,6 +188,8 @@ def _check_tree(tree: exp.Expression) -> None:
             references += 1
         elif name not in cte_names:
             raise UnsafeQuery(f"only the view {VIEW} may be queried, not {table.name}")
+    if references == 0:
+        raise UnsafeQuery(f"a chat query must read the view {VIEW}")
     if references > MAX_TABLE_REFERENCES:
         raise UnsafeQuery(f"at most {MAX_TABLE_REFERENCES} references to {VIEW} are allowed")
 
@@ -270,6 +276,8 @@ def execute(sql: str) -> list[dict]:
     READ ONLY transaction, statement timeout, SET LOCAL ROLE CHAT_ROLE, the string parsed by the server as
     one row-returning statement, at most MAX_ROWS rows; always rolled back, and the connection closed.
     """
+    if not isinstance(sql, str) or "\x00" in sql:
+        raise QueryFailed("the query must be text without NUL characters")
     connection = db_session.engine().connect()
     try:
         transaction = connection.begin()
@@ -277,6 +285,11 @@ def execute(sql: str) -> list[dict]:
             connection.exec_driver_sql("SET TRANSACTION READ ONLY")
             connection.exec_driver_sql(f"SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'")
             connection.exec_driver_sql("SET LOCAL lock_timeout = '1s'")
+            ready = connection.exec_driver_sql(
+                "SELECT p.prosecdef AND pg_get_userbyid(p.proowner) = %(role)s FROM pg_proc p "
+                "WHERE p.oid = to_regprocedure('sonarium_chat_rows(text)')", {"role": CHAT_ROLE}).scalar()
+            if not ready:
+                raise _unavailable(f"the function sonarium_chat_rows(text) is missing or not owned by {CHAT_ROLE}")
             try:
                 connection.exec_driver_sql(f"SET LOCAL ROLE {CHAT_ROLE}")
             except DBAPIError as error:

@@ -13,25 +13,33 @@
   bound string, so the server parses it as exactly one statement that must
   return rows: a second statement smuggled behind a `;` (a COMMIT that would
   end the read-only transaction, a RESET ROLE) is an error, whatever the
-  validator said. SECURITY INVOKER: it runs with the caller's (the role's)
-  rights, so granting nothing on it gives nothing.
+  validator said. It is owned by the role and SECURITY DEFINER, so the query
+  runs as the role and cannot leave it: PostgreSQL refuses SET ROLE and
+  set_config('role'/'session_authorization') inside a security-definer
+  function, which SET LOCAL ROLE alone does not (a session user may always
+  go back to itself). EXECUTE is revoked from PUBLIC (the owner keeps it).
 - `sonarium_chat_reader` (db.chat_sql.CHAT_ROLE): NOLOGIN, granted SELECT on
-  the view and nothing else, and granted to the user running the migration
-  so the app can `SET LOCAL ROLE` to it. Roles are cluster-wide: it is
-  created only when missing (a concurrent CREATE from another database on the
-  same server is tolerated), and the per-database GRANTs travel with a
-  database cloned from a migrated template.
+  the view and nothing else (it owns the runner function), and granted to the
+  user running the migration so the app can `SET LOCAL ROLE` to it. Roles are
+  cluster-wide: it is created only when missing (a concurrent CREATE from
+  another database on the same server is tolerated); the per-database grants
+  and ownership travel with a database cloned from a migrated template.
 
 An external PostgreSQL whose Sonarium user may not create roles: the
-migration does not fail; it logs a warning and skips the role, and the chat
-SQL tool then refuses to run, saying the role is missing (the rest of
-Sonarium works). To enable it, a superuser (or a role with CREATEROLE) runs
-once on the server, then once in Sonarium's database:
+migration does not fail; it logs a warning and skips what it may not do, and
+the chat SQL tool then refuses to run, saying the role is missing or not set
+up (the rest of Sonarium works). Easiest: before Sonarium's first start, a
+superuser (or a role with CREATEROLE) runs
 
     CREATE ROLE sonarium_chat_reader NOLOGIN;
     GRANT sonarium_chat_reader TO <sonarium user>;
-    -- in Sonarium's database:
+
+and this migration does the rest (Sonarium's user owns its database). If the
+migration already ran, a superuser also runs, in Sonarium's database:
+
     GRANT SELECT ON chat_tracks TO sonarium_chat_reader;
+    ALTER FUNCTION sonarium_chat_rows(text) OWNER TO sonarium_chat_reader;
+    ALTER FUNCTION sonarium_chat_rows(text) SECURITY DEFINER;
 
 Revision ID: 0006
 Revises: 0005
@@ -61,7 +69,7 @@ def upgrade() -> None:
     """)
     op.execute(f"""
         CREATE FUNCTION sonarium_chat_rows(query text) RETURNS SETOF json
-        LANGUAGE plpgsql SECURITY INVOKER AS $body$
+        LANGUAGE plpgsql SECURITY INVOKER SET search_path = public, pg_temp AS $body$
         DECLARE
             found_row record;
             counted integer := 0;
@@ -74,6 +82,7 @@ def upgrade() -> None:
         END
         $body$
     """)
+    op.execute("REVOKE EXECUTE ON FUNCTION sonarium_chat_rows(text) FROM PUBLIC")
     # Create the role if it is missing; without the right to, warn and go on (the tool then refuses).
     op.execute(f"""
         DO $body$
@@ -100,8 +109,22 @@ def upgrade() -> None:
                     WHEN insufficient_privilege THEN
                         RAISE WARNING 'sonarium: may not grant role {ROLE} to %; the chat SQL tool stays off '
                                       'until an administrator does (see migration 0006 or the README)', current_user;
+                        RETURN;
                 END;
             END IF;
+            -- Hand the runner to the role: as a SECURITY DEFINER function owned by it, the query inside
+            -- runs as the role and may not change role (PostgreSQL refuses SET ROLE / set_config('role')
+            -- within a security-definer function). The new owner needs CREATE on the schema for the
+            -- moment of the change only.
+            BEGIN
+                EXECUTE 'GRANT CREATE ON SCHEMA public TO {ROLE}';
+                EXECUTE 'ALTER FUNCTION sonarium_chat_rows(text) OWNER TO {ROLE}';
+                EXECUTE 'ALTER FUNCTION sonarium_chat_rows(text) SECURITY DEFINER';
+                EXECUTE 'REVOKE CREATE ON SCHEMA public FROM {ROLE}';
+            EXCEPTION WHEN insufficient_privilege THEN
+                RAISE WARNING 'sonarium: may not give sonarium_chat_rows to role {ROLE}; the chat SQL tool '
+                              'stays off until an administrator does (see migration 0006 or the README)';
+            END;
         END
         $body$
     """)
@@ -118,5 +141,5 @@ def downgrade() -> None:
         END
         $body$
     """)
-    op.execute("DROP FUNCTION sonarium_chat_rows(text)")
+    op.execute("DROP FUNCTION sonarium_chat_rows(text)")   # owned by the role: the migrating user is its member
     op.execute("DROP VIEW chat_tracks")
