@@ -52,6 +52,7 @@ CHAT_ROLE = "sonarium_chat_reader"   # created by migration 0006 (which repeats 
 VIEW = "chat_tracks"
 MAX_ROWS = 200
 MAX_TABLE_REFERENCES = 3
+MAX_QUERY_CHARS = 20_000   # parsing is linear but not free: bound the validator's own work
 STATEMENT_TIMEOUT = "2s"
 
 VIEW_COLUMNS: dict[str, str] = {
@@ -141,6 +142,8 @@ def _parse(sql: str) -> exp.Expression:
         raise UnsafeQuery("the query is empty")
     if "\x00" in sql:
         raise UnsafeQuery("the query contains a NUL character")
+    if len(sql) > MAX_QUERY_CHARS:
+        raise UnsafeQuery(f"the query is longer than {MAX_QUERY_CHARS} characters")
     try:
         statements = [s for s in sqlglot.parse(sql, read="postgres") if s is not None]
     except (sqlglot.errors.ParseError, sqlglot.errors.TokenError) as error:

@@ -225,6 +225,8 @@ EXPLOSIONS = [
     "JOIN chat_tracks d ON true",
     "SELECT unnest(array_fill(1, ARRAY[10000000]))",
     "SELECT * FROM unnest(ARRAY[1,2,3])",
+    "SELECT id FROM chat_tracks WHERE " + " OR ".join(f"title = 'x{i}'" for i in range(2000)),   # too long
+    "SELECT " + "(" * 3000 + "1" + ")" * 3000 + " FROM chat_tracks",   # nesting past the parser's depth
 ]
 
 QUOTING_TRICKS = [
