@@ -44,6 +44,7 @@ RANGES = {"tempo": (20.0, 300.0, False), "energy": (0.0, 1.0, False), "year": (1
           "duration": (0.0, 7200.0, False)}
 TEXT_LISTS = ("include_artists", "exclude_artists", "near", "away")
 TEXT_CHARS = 200
+MAX_MESSAGE_CHARS = 4000   # of the request sent to the model
 _TAG_BY_FOLD = {tag.casefold(): tag for tag in TAGS}
 _KEY_BY_FOLD = {key.casefold(): key for key in KEYS}
 
@@ -99,7 +100,7 @@ def _messages(message: str, previous: Plan | None) -> list[dict[str, str]]:
         current = json.dumps(previous.model_dump(exclude_defaults=True), ensure_ascii=False)
         messages += [{"role": "user", "content": "What is the current plan?"},
                      {"role": "assistant", "content": f"The current plan: {current}"}]
-    messages.append({"role": "user", "content": message})
+    messages.append({"role": "user", "content": message[:MAX_MESSAGE_CHARS]})
     return messages
 
 

@@ -434,7 +434,26 @@ def _tool_arguments(provider: str, answer: Any, name: str) -> Any:
         return next((call.get("args", {}) for call in calls if call.get("name") == name), None)
     message = answer["message"] if provider == "ollama" else answer["choices"][0]["message"]
     calls = [call.get("function") or {} for call in message.get("tool_calls") or [] if isinstance(call, dict)]
-    return next((call.get("arguments") for call in calls if call.get("name") == name), None)
+    arguments = next((call.get("arguments") for call in calls if call.get("name") == name), None)
+    if arguments is None and isinstance(message.get("content"), str):
+        arguments = _call_in_text(message["content"], name)
+    return arguments
+
+
+def _call_in_text(text: str, name: str) -> dict | None:
+    """A call written as text, as small local models often do: {"name": name, "arguments"|"parameters":
+    {...}} alone in the answer (perhaps in a ```json fence); None otherwise."""
+    start, end = text.find("{"), text.rfind("}")
+    if not 0 <= start < end:
+        return None
+    try:
+        value = json.loads(text[start:end + 1])
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(value, dict) or value.get("name") != name:
+        return None
+    arguments = value.get("arguments", value.get("parameters"))
+    return arguments if isinstance(arguments, dict) else None
 
 
 def send_tool(config: AiConfig, messages: Sequence[Message], tool: Mapping[str, Any],

@@ -195,3 +195,16 @@ def test_gemini_schema_inlines_references_and_keeps_the_enums():
     assert mood["mood"]["enum"] == ["danceable", "aggressive", "happy", "party", "relaxed", "sad"]
     assert mood["direction"] == {"enum": ["more", "less"], "type": "string", "title": "Direction", "nullable": True}
     assert schema["properties"]["key"]["nullable"] is True and "C#" in schema["properties"]["key"]["enum"]
+
+
+def test_a_call_written_as_text_by_a_small_model_is_read(serve):
+    text = f'```json\n{json.dumps({"name": ai_plan.TOOL_NAME, "arguments": GOOD_CALL})}\n```'
+    api = serve("ollama").reply(Reply(text))
+    assert ask(api) == PlanOutcome(GOOD_PLAN, True, None, []) and len(api.requests) == 1
+
+
+def test_an_answer_without_a_call_is_asked_again_once(serve):
+    api = serve("gemini").reply(Reply("I would pick some calm piano."), Reply(call=GOOD_CALL))
+    assert ask(api) == PlanOutcome(GOOD_PLAN, True, None, [])
+    assert len(api.requests) == 2 and api.problems == []
+    assert f"the model answered without calling {ai_plan.TOOL_NAME}" in conversation(api, 1)
