@@ -464,7 +464,15 @@ def send_tool(config: AiConfig, messages: Sequence[Message], tool: Mapping[str, 
     JSON object.
     """
     path, headers, body = _tool_request(config, messages, tool, temperature)
-    answer = _exchange(config, path, headers, body)
+    try:
+        answer = _exchange(config, path, headers, body)
+    except AiError as error:
+        # Some OpenAI-compatible servers take only the words "auto", "required" and "none"
+        # for tool_choice, and refuse a named function: ask again with "required".
+        if not isinstance(body.get("tool_choice"), dict) or error.status != 400:
+            raise
+        log.info("%s; asking again with tool_choice 'required'", error)
+        answer = _exchange(config, path, headers, {**body, "tool_choice": "required"})
     try:
         arguments = _tool_arguments(config.provider, answer, tool["name"])
     except (KeyError, IndexError, TypeError, AttributeError):

@@ -221,8 +221,9 @@ class FakeApi:
 
     check = {"ollama": _problems_ollama, "openai": _problems_openai, "gemini": _problems_gemini}
 
-    def __init__(self, provider: str, refuse_response_format: bool = False):
+    def __init__(self, provider: str, refuse_response_format: bool = False, refuse_named_tool_choice: bool = False):
         self.provider = provider
+        self.refuse_named_tool_choice = refuse_named_tool_choice
         self.key = None if provider == "ollama" else KEY
         self.refuse_response_format = refuse_response_format
         self.script: list[Reply] = []
@@ -257,6 +258,10 @@ class FakeApi:
         if self.refuse_response_format and "response_format" in body:
             answer = Response(json.dumps({"error": {"message": "response_format is not supported",
                                                     "type": "invalid_request_error"}}), 400)
+            return answer(environ, start_response)
+        if self.refuse_named_tool_choice and isinstance(body.get("tool_choice"), dict):
+            answer = Response(json.dumps({"error": {"message": "Invalid tool_choice", "type": "invalid_request_error"}}),
+                              400)
             return answer(environ, start_response)
         scripted = self.script.pop(0) if self.script else Reply(status=500, body={"error": "script ran out"})
         time.sleep(scripted.delay)

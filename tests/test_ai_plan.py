@@ -208,3 +208,10 @@ def test_an_answer_without_a_call_is_asked_again_once(serve):
     assert ask(api) == PlanOutcome(GOOD_PLAN, True, None, [])
     assert len(api.requests) == 2 and api.problems == []
     assert f"the model answered without calling {ai_plan.TOOL_NAME}" in conversation(api, 1)
+
+
+def test_a_server_refusing_a_named_tool_choice_is_asked_with_required(serve):
+    api = serve("openai", refuse_named_tool_choice=True).reply(Reply(call=GOOD_CALL))
+    assert ask(api) == PlanOutcome(GOOD_PLAN, True, None, [])
+    assert [r["body"]["tool_choice"] for r in api.requests] == [
+        {"type": "function", "function": {"name": ai_plan.TOOL_NAME}}, "required"]
