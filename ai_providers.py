@@ -1,4 +1,5 @@
-"""The wire formats of the three kinds of AI server, and the HTTP exchange behind `ai.chat`.
+"""The wire formats of the three kinds of AI server, and the HTTP exchange behind `ai.chat` and
+`send_tool` (one forced tool call, for `ai_plan`).
 
 Each request has a connect and a read timeout and is tried again, after a short
 wait, when the failure may pass: a connection that failed, 429 and 5xx answers
