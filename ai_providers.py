@@ -1,4 +1,5 @@
-"""The wire formats of the three kinds of AI server, and the HTTP exchange behind `ai.chat`.
+"""The wire formats of the three kinds of AI server, and the HTTP exchange behind `ai.chat` and
+`send_tool` (one forced tool call, for `ai_plan`).
 
 Each request has a connect and a read timeout and is tried again, after a short
 wait, when the failure may pass: a connection that failed, 429 and 5xx answers
@@ -325,3 +326,165 @@ def send(config: AiConfig, messages: Sequence[Message], schema: dict | None, tem
     if not isinstance(text, str):
         raise AiError(f"{config.label} sent an answer of an unexpected shape")
     return text
+
+
+# -- one tool call ----------------------------------------------------------------------------
+#
+# The model is made to call one function whose parameters are a JSON schema;
+# its arguments come back as a JSON object.  Checked against the providers'
+# documentation (December 2026):
+#
+# - Ollama POST /api/chat (ollama.com/blog/tool-support, docs/api.md): "tools": [{"type":
+#   "function", "function": {"name", "description", "parameters"}}]; the answer's
+#   message.tool_calls[].function.arguments is an object.  Ollama has no way to force the
+#   call: the system prompt asks for it.
+# - OpenAI POST /v1/chat/completions (platform.openai.com/docs/guides/function-calling):
+#   the same "tools", plus "tool_choice": {"type": "function", "function": {"name"}} which
+#   forces that call; choices[0].message.tool_calls[].function.arguments is a JSON string.
+# - Gemini generateContent (ai.google.dev/gemini-api/docs/function-calling): "tools":
+#   [{"functionDeclarations": [{"name", "description", "parameters"}]}], "toolConfig":
+#   {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": [name]}};
+#   candidates[0].content.parts[].functionCall {"name", "args"} with args an object.
+#   Its parameters take an OpenAPI subset of JSON schema: see `gemini_schema`.
+
+# The schema keywords Gemini's Schema object takes (ai.google.dev/api/caching#Schema).
+_GEMINI_KEYWORDS = frozenset({"type", "format", "title", "description", "nullable", "enum", "maxItems", "minItems",
+                              "properties", "required", "minProperties", "maxProperties", "minLength", "maxLength",
+                              "pattern", "anyOf", "propertyOrdering", "items", "minimum", "maximum"})
+
+
+def inline_refs(schema: dict) -> dict:
+    """`schema` with every local "$ref": "#/$defs/Name" replaced by its definition, and no "$defs"."""
+    definitions = schema.get("$defs", {})
+
+    def walk(node: Any, depth: int = 0) -> Any:
+        if depth > 20:
+            raise ValueError("the schema nests too deeply (a recursive $ref?)")
+        if isinstance(node, list):
+            return [walk(item, depth + 1) for item in node]
+        if not isinstance(node, dict):
+            return node
+        if "$ref" in node:
+            name = node["$ref"].removeprefix("#/$defs/")
+            merged = {**definitions[name], **{k: v for k, v in node.items() if k != "$ref"}}
+            return walk(merged, depth + 1)
+        return {key: walk(value, depth + 1) for key, value in node.items() if key != "$defs"}
+
+    return walk(schema)
+
+
+def gemini_schema(schema: dict) -> dict:
+    """A JSON schema in the dialect Gemini's function declarations take.
+
+    References are inlined; {"anyOf": [X, {"type": "null"}]} becomes X with "nullable": true;
+    keywords Gemini does not know ("additionalProperties", "default", "$schema"...) are dropped.
+    Enums, ranges and lengths stay.
+    """
+    def walk(node: Any, in_properties: bool = False) -> Any:
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        if in_properties:          # property names are not keywords
+            return {name: walk(value) for name, value in node.items()}
+        options = node.get("anyOf")
+        if isinstance(options, list):
+            kept = [option for option in options if option != {"type": "null"}]
+            if len(kept) == 1:
+                rest = {k: v for k, v in node.items() if k != "anyOf"}
+                merged = walk({**kept[0], **{k: v for k, v in rest.items() if k in ("description", "title")}})
+                if len(kept) < len(options):
+                    merged["nullable"] = True
+                return merged
+        return {key: walk(value, in_properties=key == "properties")
+                for key, value in node.items() if key in _GEMINI_KEYWORDS}
+
+    return walk(inline_refs(schema))
+
+
+def _tool_request(config: AiConfig, messages: Sequence[Message], tool: Mapping[str, Any],
+                  temperature: float) -> tuple[str, dict, dict]:
+    build, _ = _WIRE[config.provider]
+    path, headers, body = build(config, messages, None, temperature)
+    declaration = {"name": tool["name"], "description": tool["description"], "parameters": tool["parameters"]}
+    if config.provider == "gemini":
+        body["tools"] = [{"functionDeclarations": [{**declaration,
+                                                     "parameters": gemini_schema(tool["parameters"])}]}]
+        body["toolConfig"] = {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": [tool["name"]]}}
+    else:
+        body["tools"] = [{"type": "function", "function": declaration}]
+        if config.provider == "ollama":      # the tool's schema takes room in the context window too
+            size = sum(len(m["content"]) for m in messages) + len(json.dumps(body["tools"]))
+            estimate = size // _CHARS_PER_TOKEN + _ANSWER_TOKENS
+            if estimate > _OLLAMA_SMALL_CONTEXT:
+                body["options"]["num_ctx"] = min(_OLLAMA_MAX_CONTEXT, 1 << (estimate - 1).bit_length())
+        if config.provider == "openai":
+            body["tool_choice"] = {"type": "function", "function": {"name": tool["name"]}}
+    return path, headers, body
+
+
+def _tool_arguments(provider: str, answer: Any, name: str) -> Any:
+    """The arguments of the model's call of `name`, as sent (object or JSON text); None when it made none."""
+    if provider == "gemini":
+        candidates = answer.get("candidates") or []
+        if not candidates:
+            reason = (answer.get("promptFeedback") or {}).get("blockReason", "no reason given")
+            raise AiError(f"Gemini refused the request ({one_line(str(reason), 60)})")
+        calls = [part["functionCall"] for part in (candidates[0].get("content") or {}).get("parts") or []
+                 if isinstance(part, dict) and isinstance(part.get("functionCall"), dict)]
+        return next((call.get("args", {}) for call in calls if call.get("name") == name), None)
+    message = answer["message"] if provider == "ollama" else answer["choices"][0]["message"]
+    calls = [call.get("function") or {} for call in message.get("tool_calls") or [] if isinstance(call, dict)]
+    arguments = next((call.get("arguments") for call in calls if call.get("name") == name), None)
+    if arguments is None and isinstance(message.get("content"), str):
+        arguments = _call_in_text(message["content"], name)
+    return arguments
+
+
+def _call_in_text(text: str, name: str) -> dict | None:
+    """A call written as text, as small local models often do: {"name": name, "arguments"|"parameters":
+    {...}} alone in the answer (perhaps in a ```json fence); None otherwise."""
+    start, end = text.find("{"), text.rfind("}")
+    if not 0 <= start < end:
+        return None
+    try:
+        value = json.loads(text[start:end + 1])
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(value, dict) or value.get("name") != name:
+        return None
+    arguments = value.get("arguments", value.get("parameters"))
+    return arguments if isinstance(arguments, dict) else None
+
+
+def send_tool(config: AiConfig, messages: Sequence[Message], tool: Mapping[str, Any],
+              temperature: float) -> dict:
+    """The arguments the model gives in its call of `tool` ({"name", "description", "parameters"}).
+
+    Raises AiError; AiAnswerError when the model made no such call or its arguments are not a
+    JSON object.
+    """
+    path, headers, body = _tool_request(config, messages, tool, temperature)
+    try:
+        answer = _exchange(config, path, headers, body)
+    except AiError as error:
+        # Some OpenAI-compatible servers take only the words "auto", "required" and "none"
+        # for tool_choice, and refuse a named function: ask again with "required".
+        if not isinstance(body.get("tool_choice"), dict) or error.status != 400:
+            raise
+        log.info("%s; asking again with tool_choice 'required'", error)
+        answer = _exchange(config, path, headers, {**body, "tool_choice": "required"})
+    try:
+        arguments = _tool_arguments(config.provider, answer, tool["name"])
+    except (KeyError, IndexError, TypeError, AttributeError):
+        raise AiError(f"{config.label} sent an answer of an unexpected shape") from None
+    if arguments is None:
+        raise AiAnswerError(f"the model answered without calling {tool['name']}")
+    if isinstance(arguments, str):          # OpenAI sends the arguments as JSON text
+        try:
+            arguments = json.loads(arguments)
+        except (ValueError, RecursionError):
+            raise AiAnswerError(f"the arguments of {tool['name']} are not JSON") from None
+    if not isinstance(arguments, dict):
+        raise AiAnswerError(f"the arguments of {tool['name']} are not a JSON object")
+    return arguments
