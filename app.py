@@ -39,6 +39,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     api_input.init_app(app)
     import app_alchemy
     import app_auth
+    import app_chat
     import app_clustering
     import app_playlists
     import app_settings
@@ -53,5 +54,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(app_playlists.bp)
     app.register_blueprint(app_alchemy.bp)
     app.register_blueprint(app_clustering.bp)
+    app.register_blueprint(app_chat.bp)
     api_errors.register(app)
     return app

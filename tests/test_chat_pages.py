@@ -1,0 +1,88 @@
+"""The chat page in headless Chromium: ask, read the songs, follow up, save the answer as .m3u8."""
+import pytest
+
+from mediaserver.local import decode_id
+from tests.library import make_library
+from tests.pages import ARTIFACTS, playlist_files
+
+pytestmark = pytest.mark.browser
+GROUPS = {"jazz": 10, "metal": 10, "ambient": 10}   # with_tags: metal is the aggressive one (tests/library.py)
+
+
+@pytest.fixture
+def library(env, music_dir, playlist_dir):
+    return make_library(GROUPS, with_tags=True, music_dir=music_dir)
+
+
+@pytest.fixture
+def app(library):
+    """The web app, created after the library so it loads its index (overrides conftest's `app`)."""
+    from app import create_app
+    return create_app({"TESTING": True})
+
+
+def _songs(page):
+    return page.locator(".chat-turn").last.locator("ol.chat-songs li")
+
+
+def _ask(page, text):
+    page.fill("#message", text)
+    page.click("#send")
+
+
+def test_chat_page(live_server, page, library, music_dir, playlist_dir):
+    from playwright.sync_api import expect
+    blocked = []
+    page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(live_server + "/chat")
+    expect(page.locator("nav a[aria-current]")).to_have_text("Chat")
+    page.click("#send")
+    expect(page.locator(".notice.error")).to_have_text("Type what you would like to hear.")
+
+    _ask(page, "aggressive songs, 6 songs")
+    expect(_songs(page)).to_have_count(6)
+    expect(page.locator("#notice")).to_be_hidden()
+    expect(page.locator(".chat-turn .chat-request")).to_have_text(["aggressive songs, 6 songs"])
+    expect(page.locator(".chat-turn .chat-plan").last).to_contain_text("6 songs")
+    expect(page.locator("#mode")).to_have_text("Read without an AI.")
+    first = _songs(page).all_inner_texts()
+    assert all(song.startswith("Metal ") and " — Metal artist " in song for song in first), first
+
+    _ask(page, "no more than 1 per artist")                   # a follow-up keeps "aggressive, 6 songs"
+    expect(page.locator(".chat-turn")).to_have_count(2)
+    expect(_songs(page)).to_have_count(6)
+    expect(page.locator(".chat-turn .chat-plan").last).to_contain_text("at most 1 per artist")
+    refined = _songs(page).all_inner_texts()
+    artists = [song.split(" — ")[1] for song in refined]
+    assert len(set(artists)) == 6, refined
+    assert all(song.startswith("Metal ") for song in refined[:3]), refined   # the three metal artists first
+    expect(page.locator(".chat-playlist")).to_have_count(1)                  # only the newest answer saves
+
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page is {width} px wide on a 390 px screen"
+
+    page.fill(".chat-turn >> nth=-1 >> input.playlist-name", "Angry chat")
+    page.click("button.create-playlist")
+    expect(page.locator(".playlist-result")).to_contain_text("Created “Angry chat”", timeout=10000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "chat.png"), full_page=True)
+    saved = playlist_dir / "Angry chat.m3u8"
+    assert saved.is_file()
+    shown = _songs(page).evaluate_all("items => items.map(li => li.dataset.itemId)")
+    assert playlist_files(saved) == [str(music_dir / decode_id(item).decode()) for item in shown]
+
+    page.click("#new-conversation")                           # starts anew: no previous plan
+    expect(page.locator(".chat-turn")).to_have_count(0)
+    _ask(page, "no more than 1 per artist")
+    expect(page.locator(".chat-turn .chat-plan")).not_to_contain_text("6 songs")
+    assert blocked == []
+
+
+def test_chat_errors_show_as_a_notice(live_server, page):
+    from playwright.sync_api import expect
+    page.goto(live_server + "/chat")
+    page.evaluate("document.getElementById('message').removeAttribute('maxlength')")
+    _ask(page, "x" * 501)
+    expect(page.locator(".notice.error")).to_contain_text("message")
+    expect(page.locator(".chat-turn")).to_have_count(0)
