@@ -4,45 +4,94 @@ Routes and their errors:
 - GET  /chat        the page: a conversation; each answer shows the plan in words, what was relaxed or
                     could not be found, the songs, and "Create playlist" (kind "chat")
 - POST /api/chat    {"message": str (1..500 characters), "previous_plan": Plan | null (the plan of the
-                     answer this message follows up, see similarity/plan.py; null starts anew)}
+                     answer this message follows up, see similarity/plan.py; null starts anew),
+                     "ai": {"provider", "url", "model", "api_key"} | null (this request only: an AI
+                     other than the one on the Settings page; never stored, logged or sent back)}
                     200 {"plan": the plan (Plan as JSON, send it back as previous_plan to refine it),
                     "description": the plan in words, "answer": {"tracks": [track + "score"] (best
                     first, lower is closer), "held": [conditions every song meets, in words],
                     "relaxed": [conditions some songs miss, with how many], "unresolved": [song texts
-                    nothing in the library answered]}, "mode": "no-ai"}
-                    400 malformed body (message empty or too long, an invalid previous plan);
+                    nothing in the library answered]}, "mode": "ai" | "no-ai", "note": why the AI
+                    was not used (null when it was, or when none is set), "repaired": [what was
+                    fixed in the AI's plan]}
+                    400 malformed body (message empty or too long, an invalid previous plan or AI);
+                    403 a listener naming an AI URL (the server would call any address for them);
                     503 no similarity index yet.
                     GET answers 405.
 
-Today the deterministic reader (similarity/request_reader.py) turns the message into the plan;
-`_plan_for` is the one place an AI planner will plug in.
+With an AI set (Settings page, or "ai" in the request), the model fills the plan through tool
+calling (ai_plan.py); without one, or when it fails, the deterministic reader
+(similarity/request_reader.py) does, and "note" says why.  A request waits for the AI at most
+AI_WAIT_SECONDS, whatever the provider's own timeouts and retries: then the reader answers and
+the AI's late answer is dropped, so a slow model never holds a web thread longer.
 """
 from __future__ import annotations
 
+import dataclasses
+import threading
 from typing import Annotated, Literal
 
-from flask import Blueprint, current_app, jsonify, render_template, request
+from flask import Blueprint, current_app, g, jsonify, render_template, request
 from pydantic import Field
 
+import ai_plan
+from ai import AiConfig
 from api_contract import Anything, Strict, answers, spec
+from api_errors import api_error
+from auth.policy import ADMIN
+from config import AI_PROVIDERS, ConfigError
 from similarity import plan as plans
 from similarity import request_reader
 
 bp = Blueprint("chat", __name__)
 
 MAX_MESSAGE_CHARS = 500
-Mode = Literal["no-ai"]
+AI_WAIT_SECONDS = 30.0   # the longest a chat request waits for the model, retries included
+Mode = Literal["ai", "no-ai"]
+
+
+class ChatAi(Strict):
+    """An AI for this request only."""
+
+    provider: Literal[AI_PROVIDERS]
+    url: Annotated[str, Field(max_length=300)] | None = None
+    model: Annotated[str, Field(max_length=200)] | None = None
+    api_key: Annotated[str, Field(max_length=500)] | None = None
 
 
 class ChatBody(Strict):
     message: Annotated[str, Field(min_length=1, max_length=MAX_MESSAGE_CHARS,
                                   examples=["calm piano for a rainy evening, nothing with vocals"])]
     previous_plan: plans.Plan | None = Field(None, description="the plan of the answer this message refines")
+    ai: ChatAi | None = Field(None, description="an AI for this request only (not saved)")
 
 
-def _plan_for(message: str, previous: plans.Plan | None) -> tuple[plans.Plan, Mode]:
-    """The plan a message asks for, and how it was made: the seam where an AI planner plugs in."""
-    return request_reader.read(message, previous), "no-ai"
+def _ai_config(chosen: ChatAi | None) -> AiConfig:
+    """The AI to ask, its per-attempt timeout held within AI_WAIT_SECONDS; ValueError for a bad one."""
+    try:
+        config = AiConfig.from_settings() if chosen is None else AiConfig.from_dict(chosen.model_dump())
+    except ConfigError as error:
+        raise ValueError(f"the AI settings cannot be used ({error})") from None
+    return dataclasses.replace(config, timeout=min(config.timeout, AI_WAIT_SECONDS))
+
+
+def _plan_for(message: str, previous: plans.Plan | None, config: AiConfig) -> ai_plan.PlanOutcome:
+    """The plan a message asks for, from the AI if it answers within AI_WAIT_SECONDS, else from the reader.
+
+    The AI is asked on a thread of its own, so its timeouts and retries cannot hold this request
+    longer than the wait; a late answer is dropped.
+    """
+    if not config.enabled:
+        return ai_plan.plan_request(config, message, previous)
+    answered: list[ai_plan.PlanOutcome] = []
+    asking = threading.Thread(target=lambda: answered.append(ai_plan.plan_request(config, message, previous)),
+                              name="chat-ai", daemon=True)
+    asking.start()
+    asking.join(AI_WAIT_SECONDS)
+    if answered:
+        return answered[0]
+    note = f"{config.label} did not answer within {AI_WAIT_SECONDS:g} s; read without AI"
+    return ai_plan.PlanOutcome(request_reader.read(message, previous), False, note, [])
 
 
 @bp.get("/chat")
@@ -51,12 +100,20 @@ def chat_page():
 
 
 @bp.post("/api/chat")
-@spec.validate(json=ChatBody, resp=answers(Anything))
+@spec.validate(json=ChatBody, resp=answers(Anything, 403))
 def chat_api():
     body = request.context.json
+    if body.ai is not None and body.ai.url and g.person.role != ADMIN:
+        return api_error(403, "ai.url: only an admin may point Sonarium at another AI server")
+    try:
+        config = _ai_config(body.ai)
+    except ValueError as error:
+        return api_error(400, f"ai: {error}")
     index = current_app.extensions["sonarium.index"].require()   # 503 without one
-    plan, mode = _plan_for(body.message, body.previous_plan)
+    outcome = _plan_for(body.message, body.previous_plan, config)
+    plan = outcome.plan
     result = plans.execute(plan, index).as_json()
     return jsonify({"plan": plan.model_dump(mode="json"), "description": plans.describe(plan),
                     "answer": {key: result[key] for key in ("tracks", "held", "relaxed", "unresolved")},
-                    "mode": mode})
+                    "mode": "ai" if outcome.used_ai else "no-ai", "note": outcome.note,
+                    "repaired": outcome.repaired})

@@ -1,8 +1,10 @@
 """POST /api/chat on a real database and index: requests in plain words answered, follow-ups, errors."""
+import time
 from collections import Counter
 
 import pytest
 
+from tests.ai_fakes import Reply, quick_retries, serve  # noqa: F401 (fixtures)
 from tests.library import make_library
 from tests.support import signed_in
 
@@ -98,3 +100,36 @@ def test_a_listener_may_chat_and_open_the_page(made):
     assert _ask(client, "aggressive songs, 3 songs")["answer"]["tracks"]
     page = client.get("/chat")
     assert page.status_code == 200 and b'id="chat-form"' in page.data
+
+
+def test_the_ai_from_the_settings_plans_the_request(env, serve, monkeypatch):
+    import settings_store
+    api = serve("ollama").reply(Reply(call={"include_tags": ["metal"], "size": 4}))
+    make_library({"jazz": 6, "metal": 6}, with_tags=True)
+    settings_store.save({"AI_PROVIDER": "ollama", "AI_URL": api.url, "AI_MODEL": "test-model"})
+    client = _client()
+    answer = client.post("/api/chat", json={"message": "something heavy"})
+    assert answer.status_code == 200, answer.json
+    assert answer.json["mode"] == "ai" and answer.json["note"] is None and api.problems == []
+    assert answer.json["plan"]["include_tags"] == ["metal"] and len(answer.json["answer"]["tracks"]) == 4
+
+
+def test_a_silent_ai_never_holds_the_request_past_the_wait(env, serve, monkeypatch):
+    import app_chat
+    monkeypatch.setattr(app_chat, "AI_WAIT_SECONDS", 0.5)
+    api = serve("ollama").reply(Reply(call={"size": 3}, delay=3.0))
+    make_library({"jazz": 6, "metal": 6}, with_tags=True)
+    client = _client()
+    started = time.monotonic()
+    answer = client.post("/api/chat", json={"message": "heavy metal",
+                                            "ai": {"provider": "ollama", "url": api.url, "model": "m"}})
+    assert time.monotonic() - started < 2.5
+    assert answer.status_code == 200 and answer.json["mode"] == "no-ai"
+    assert "did not answer within 0.5 s" in answer.json["note"]
+
+
+def test_only_admins_name_an_ai_server(made):
+    body = {"message": "jazz", "ai": {"provider": "ollama", "url": "http://192.168.1.1:11434"}}
+    assert _client("listener").post("/api/chat", json=body).status_code == 403
+    bad = _client().post("/api/chat", json={"message": "jazz", "ai": {"provider": "ollama", "url": "ftp://x"}})
+    assert bad.status_code == 400 and bad.json["error"].startswith("ai:")

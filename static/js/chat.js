@@ -77,7 +77,9 @@
         method: "POST", body: { message: text, previous_plan: previousPlan } });
       if (!previousPlan) firstMessage = text;
       previousPlan = body.plan;
-      sonarium.text(mode, body.mode === "no-ai" ? "Read without an AI." : "");
+      const how = body.mode === "ai" ? "Planned by the AI." : "Read without an AI.";
+      const fixed = body.repaired && body.repaired.length ? ` Fixed in its plan: ${body.repaired.join("; ")}.` : "";
+      sonarium.text(mode, how + (body.note ? ` (${body.note}.)` : "") + fixed);
       showAnswer(text, body);
       message.value = "";
     } catch (err) {
