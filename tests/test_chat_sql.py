@@ -227,7 +227,7 @@ def test_migration_without_the_right_to_grant_roles(env, postgres_admin_url):
         try:
             psycopg2.connect(url).close()
         except psycopg2.OperationalError:
-            pytest.skip("the test server does not let a new role sign in without a password")
+            pytest.skip(reason="the test server does not let a new role sign in without a password")
         db_session.configure(url)
         migrate.upgrade()
         with pytest.raises(ChatSqlUnavailable, match="sonarium_chat_reader"):
