@@ -30,10 +30,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # keep results in the order tasks build them
     app.config.update({k: v for k, v in test_config.items() if k in ("TESTING",)})
     from similarity.live import LiveIndex
-    live_index = LiveIndex()
-    live_index.refresh()  # loaded before the first request
-    live_index.start(settings.index_reload_seconds)
+    from similarity.projection import LiveProjection
+    live_index, live_map = LiveIndex(), LiveProjection()
+    live_index.refresh()  # both loaded before the first request
+    live_map.refresh()
+    live_index.start(settings.index_reload_seconds, also=[live_map])
     app.extensions["sonarium.index"] = live_index
+    app.extensions["sonarium.map"] = live_map
 
     guard.init_app(app, settings)
     api_input.init_app(app)

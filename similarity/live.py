@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from typing import Any, Sequence
 
 from db import blobs
 from similarity import catalog
@@ -66,13 +66,16 @@ class LiveIndex:
                 log.warning("index reload failed: %s", self._error)
                 return False
 
-    def start(self, every: float) -> None:
+    def start(self, every: float, also: Sequence[Any] = ()) -> None:
+        """Refresh every `every` seconds on a thread, and each of `also` (anything with refresh()) after it."""
         if self._thread is not None or every <= 0:
             return
 
         def loop():
             while not self._stop.is_set():
                 self.refresh()
+                for follower in also:
+                    follower.refresh()
                 self._stop.wait(every)
         self._thread = threading.Thread(target=loop, name="index-reload", daemon=True)
         self._thread.start()
