@@ -11,7 +11,9 @@ Routes and their errors:
                     "description": the plan in words, "answer": {"tracks": [track + "score"] (best
                     first, lower is closer), "held": [conditions every song meets, in words],
                     "relaxed": [conditions some songs miss, with how many], "unresolved": [song texts
-                    nothing in the library answered]}, "mode": "ai" | "no-ai", "note": why the AI
+                    nothing in the library answered], "sql": null | {"query": the plan's SQL as it ran,
+                    "rows": how many songs it picked (null when it could not run), "error": why not}},
+                    "mode": "ai" | "no-ai", "note": why the AI
                     was not used (null when it was, or when none is set), "repaired": [what was
                     fixed in the AI's plan]}
                     400 malformed body (message empty or too long, an invalid previous plan or AI);
@@ -20,7 +22,10 @@ Routes and their errors:
                     GET answers 405.
 
 With an AI set (Settings page, or "ai" in the request), the model fills the plan through tool
-calling (ai_plan.py); without one, or when it fails, the deterministic reader
+calling (ai_plan.py), and may add one SQL query over the view chat_tracks
+(db/chat_sql.py: checked, then run read-only under a role that can read
+nothing else; only the ids it picks reach the answer); without one, or when
+it fails, the deterministic reader
 (similarity/request_reader.py) does, and "note" says why.  A request waits for the AI at most
 AI_WAIT_SECONDS, whatever the provider's own timeouts and retries: then the reader answers and
 the AI's late answer is dropped, so a slow model never holds a web thread longer.
@@ -114,6 +119,6 @@ def chat_api():
     plan = outcome.plan
     result = plans.execute(plan, index).as_json()
     return jsonify({"plan": plan.model_dump(mode="json"), "description": plans.describe(plan),
-                    "answer": {key: result[key] for key in ("tracks", "held", "relaxed", "unresolved")},
+                    "answer": {key: result[key] for key in ("tracks", "held", "relaxed", "unresolved", "sql")},
                     "mode": "ai" if outcome.used_ai else "no-ai", "note": outcome.note,
                     "repaired": outcome.repaired})

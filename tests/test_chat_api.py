@@ -43,7 +43,8 @@ def test_requests_are_answered_from_the_library(made, message, group, size):
     assert body["mode"] == "no-ai"
     assert body["plan"]["size"] == size and body["description"].startswith(f"{size} songs")
     assert _groups(made, body) == [group] * size, body["description"]
-    assert set(body["answer"]) == {"tracks", "held", "relaxed", "unresolved"}
+    assert set(body["answer"]) == {"tracks", "held", "relaxed", "unresolved", "sql"}
+    assert body["answer"]["sql"] is None
     track = body["answer"]["tracks"][0]
     assert {"item_id", "title", "artist", "album", "score"} <= set(track)
     scores = [t["score"] for t in body["answer"]["tracks"]]
