@@ -101,7 +101,12 @@ def _plan_for(message: str, previous: plans.Plan | None, config: AiConfig) -> ai
 
 @bp.get("/chat")
 def chat_page():
-    return render_template("chat.html", max_chars=MAX_MESSAGE_CHARS)
+    try:
+        configured = AiConfig.from_settings()
+    except ConfigError:
+        configured = None
+    label = configured.label if configured is not None and configured.enabled else None
+    return render_template("chat.html", max_chars=MAX_MESSAGE_CHARS, ai_label=label)
 
 
 @bp.post("/api/chat")
