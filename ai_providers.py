@@ -1,5 +1,5 @@
 """The wire formats of the three kinds of AI server, and the HTTP exchange behind `ai.chat` and
-`send_tool` (one forced tool call, for `ai_plan`).
+`send_tools` (forced tool calls, for `ai_plan`).
 
 Each request has a connect and a read timeout and is tried again, after a short
 wait, when the failure may pass: a connection that failed, 429 and 5xx answers
@@ -328,10 +328,10 @@ def send(config: AiConfig, messages: Sequence[Message], schema: dict | None, tem
     return text
 
 
-# -- one tool call ----------------------------------------------------------------------------
+# -- tool calls -------------------------------------------------------------------------------
 #
-# The model is made to call one function whose parameters are a JSON schema;
-# its arguments come back as a JSON object.  Checked against the providers'
+# The model is made to call one (or one of several) functions whose parameters
+# are JSON schemas; their arguments come back as JSON objects.  Checked against the providers'
 # documentation (December 2026):
 #
 # - Ollama POST /api/chat (ollama.com/blog/tool-support, docs/api.md): "tools": [{"type":
@@ -340,10 +340,10 @@ def send(config: AiConfig, messages: Sequence[Message], schema: dict | None, tem
 #   call: the system prompt asks for it.
 # - OpenAI POST /v1/chat/completions (platform.openai.com/docs/guides/function-calling):
 #   the same "tools", plus "tool_choice": {"type": "function", "function": {"name"}} which
-#   forces that call; choices[0].message.tool_calls[].function.arguments is a JSON string.
+#   forces that call ("required" forces a call of any of several); choices[0].message.tool_calls[].function.arguments is a JSON string.
 # - Gemini generateContent (ai.google.dev/gemini-api/docs/function-calling): "tools":
 #   [{"functionDeclarations": [{"name", "description", "parameters"}]}], "toolConfig":
-#   {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": [name]}};
+#   {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": [names]}};
 #   candidates[0].content.parts[].functionCall {"name", "args"} with args an object.
 #   Its parameters take an OpenAPI subset of JSON schema: see `gemini_schema`.
 
