@@ -469,7 +469,7 @@ def execute(plan: Plan, index: TrackIndex) -> PlanResult:
         pool_ids = [i for i, _ in index.nearest(near_centre, wanted, exclude=set(given))]
         pool_ids = list(dict.fromkeys([*pool_ids, *(sql_ids or ())]))
     statement, words, held_at = candidate_query(plan, pool_ids, given, sql_ids)
-    rows = [row for row in read(statement) if row.id in index]
+    rows = [row for row in read(statement) if row.id in index and row.id not in index.excluded]
     infos = [TrackInfo(*row[:7]) for row in rows]
     misses = np.array([[row[7 + i] for i in range(len(words))] for row in rows], np.float64).reshape(
         len(rows), len(words))
