@@ -20,14 +20,12 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import aliased
 
-from analysis.labels import MSD_LABELS, MTT_LABELS
+from analysis.labels import MSD_LABELS, MTT_LABELS, TAG_PRESENT
 from db.models import Track, TrackTags
 from db.search import contains
 from db.session import read
 from mediaserver.base import NotFound
 from mediaserver.local import decode_id
-
-TAG_PRESENT = 0.3   # a tag probability at or above this counts as the track having it (as in the chat)
 
 
 @dataclasses.dataclass(frozen=True)

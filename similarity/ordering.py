@@ -23,7 +23,12 @@ attracts nor repels.  The order's objective adds, to the seams:
   list that cannot be spaced is still ordered and the violations are counted;
 - SHAPE_WEIGHT x |energy - target| per song, where the target follows the
   energy shape: "steady" (none), "rising" (the list's quietest to loudest), or
-  "arc" (warm-up to a peak at ARC_PEAK of the way, then a release).
+  "arc" (warm-up to a peak at ARC_PEAK of the way, then a release);
+- for a ranked choice (the songs most like a seed first), RANK_WEIGHT x how far
+  each song's place (a share of the list) lies from its relevance (its distance
+  scaled to 0 for the best song and 1 for the worst), so the order smooths the
+  joins among songs of like relevance without letting a far song jump ahead of
+  close ones.
 
 Search: a greedy walk from the first song (fixed when given, such as a seed;
 otherwise the calmest for a rising or arc shape, else the song with the
@@ -60,9 +65,10 @@ ENERGY_TOLERANCE = 0.3
 NEUTRAL = 0.5              # a measure one of the two songs lacks
 ARTIST_GAP = 4             # default: no artist again within this many places
 ALBUM_GAP = 2
-ARTIST_PENALTY = 1.0
-ALBUM_PENALTY = 0.5
+ARTIST_PENALTY = 0.6
+ALBUM_PENALTY = 0.3
 SHAPE_WEIGHT = 0.5
+RANK_WEIGHT = 2.0
 ARC_PEAK = 0.65            # share of the list where the arc's peak falls
 GREEDY_STARTS = 12
 BUDGET_SECONDS = 0.3
@@ -191,9 +197,17 @@ def energy_targets(energies: np.ndarray, shape: Shape) -> np.ndarray | None:
 class _Objective:
     """The exact cost of orders, in batches: rows of an (m, n) index array."""
 
-    def __init__(self, songs: Songs, costs: np.ndarray, shape: Shape, artist_gap: int, album_gap: int):
+    def __init__(self, songs: Songs, costs: np.ndarray, shape: Shape, artist_gap: int, album_gap: int,
+                 relevance: np.ndarray | None):
         self.costs = costs
         self.targets = energy_targets(songs.energy, shape)
+        n = len(songs)
+        self.places = np.arange(n) / max(n - 1, 1)     # a place as a share of the list: 0 first, 1 last
+        self.rank = None
+        if relevance is not None and n > 1:
+            relevance = np.nan_to_num(np.asarray(relevance, np.float64), nan=float(np.nanmax(relevance)))
+            spread = float(relevance.max() - relevance.min())
+            self.rank = (relevance - relevance.min()) / spread if spread > 1e-12 else None
         self.energy = np.nan_to_num(songs.energy, nan=0.5)
         self.artist_gap, self.album_gap = artist_gap, album_gap
         self.artist = _codes(songs.artists)
@@ -214,6 +228,8 @@ class _Objective:
         total += ALBUM_PENALTY * self.repeats(orders, self.album, self.album_gap)
         if self.targets is not None:
             total += SHAPE_WEIGHT * np.abs(self.energy[orders] - self.targets).sum(axis=1)
+        if self.rank is not None:
+            total += RANK_WEIGHT * np.abs(self.rank[orders] - self.places).sum(axis=1)
         return total
 
 
@@ -237,6 +253,8 @@ def _greedy(objective: _Objective, n: int, first: int, last: int | None) -> list
             step += ARTIST_PENALTY * ((objective.artist[candidates] == mine) & (mine >= 0))
         if objective.targets is not None:
             step += SHAPE_WEIGHT * np.abs(objective.energy[candidates] - objective.targets[place])
+        if objective.rank is not None:
+            step += RANK_WEIGHT * np.abs(objective.rank[candidates] - objective.places[place])
         chosen = int(candidates[int(np.argmin(step))])
         order.append(chosen)
         left.remove(chosen)
@@ -282,7 +300,7 @@ def _improve(objective: _Objective, order: list[int], fixed_first: bool, fixed_l
 
 
 def order(songs: Songs, *, first: int | None = None, last: int | None = None, shape: Shape = "steady",
-          artist_gap: int = ARTIST_GAP, album_gap: int = ALBUM_GAP,
+          artist_gap: int = ARTIST_GAP, album_gap: int = ALBUM_GAP, relevance: np.ndarray | None = None,
           budget_seconds: float = BUDGET_SECONDS) -> Ordering:
     """The order in which `songs` flow best.
 
@@ -293,6 +311,8 @@ def order(songs: Songs, *, first: int | None = None, last: int | None = None, sh
     last : index of the song that must close it (a path's end), or None
     shape : energy along the list: "steady", "rising" or "arc" (warm-up, peak, release)
     artist_gap, album_gap : places within which one artist (album) should not return; 1 turns it off
+    relevance : (n,) how far each song is from what was asked for (lower is better, any unit; NaN:
+        the worst), or None: the order keeps songs of unlike relevance apart, best first
     budget_seconds : wall-clock time for the local search (the greedy walk always completes)
 
     Returns
@@ -305,7 +325,7 @@ def order(songs: Songs, *, first: int | None = None, last: int | None = None, sh
     costs = seam_costs(parts)
     if n == 0:
         return Ordering([], np.zeros(0), {k: np.zeros(0) for k in parts}, 0, 0)
-    objective = _Objective(songs, costs, shape, artist_gap, album_gap)
+    objective = _Objective(songs, costs, shape, artist_gap, album_gap, relevance)
     deadline = time.monotonic() + budget_seconds
     if first is not None:
         starts = [first]

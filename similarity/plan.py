@@ -50,7 +50,7 @@ from sqlalchemy import (BigInteger, ColumnElement, Float, Select, and_, any_, bi
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import aliased
 
-from analysis.labels import MSD_LABELS, MTT_LABELS
+from analysis.labels import MSD_LABELS, MTT_LABELS, TAG_ABSENT, TAG_PRESENT
 from db import chat_sql
 from db.models import KEYS, MOOD_COLUMNS, SCALES, Embedding, Track, TrackTags
 from db.search import contains, fold
@@ -75,8 +75,6 @@ MAX_LIST = 20            # tags, artists or songs in one list of a plan
 POOL = 1500              # candidates the database ranks and returns, at most
 NEAR_POOL_FACTOR = 10    # with near songs: index neighbours read per song wanted...
 MIN_NEAR_POOL = 500      # ...and at least this many
-TAG_PRESENT = 0.3        # a tag probability at or above this counts as the track having it
-TAG_ABSENT = 0.2         # at or below this, as not having it
 MOOD_PREFERRED = 0.5     # "more <mood>" holds at or above this score, "less" at or below 1 minus it
 UNKNOWN_MISS = 0.5       # the miss of a condition on a value the track lacks (no year, no tempo)
 NEAR_WEIGHT = 1.0        # score per unit of cosine distance to the near-centroid
