@@ -144,7 +144,7 @@ class Crafted:
 def craft(index: TrackIndex, tracks: Sequence[TrackInfo], distances: Sequence[float | None], *,
           reference: Sequence[TrackInfo] = (), lead: TrackInfo | None = None, fixed_ends: bool = False,
           order: Order = "smooth", shape: Shape = "steady", ranked: bool = True,
-          artist_gap: int = ordering.ARTIST_GAP) -> Crafted:
+          relevance: Sequence[float] | None = None, artist_gap: int = ordering.ARTIST_GAP) -> Crafted:
     """Order `tracks` for listening and explain each one.
 
     Parameters
@@ -157,8 +157,10 @@ def craft(index: TrackIndex, tracks: Sequence[TrackInfo], distances: Sequence[fl
     lead : a song the list follows (a seed): the first song is chosen to flow out of it
     fixed_ends : keep the first and last songs where they are (a path)
     order : "smooth" (ordered) or "ranked" (kept as given)
-    ranked : a smooth order keeps far songs behind close ones (by `distances`); False for a set
+    ranked : a smooth order keeps far songs behind close ones (by `relevance`); False for a set
         without a ranking, such as an automatic playlist
+    relevance : how far each song is from what was asked for, lower is better (default: `distances`;
+        the chat gives its plan's scores)
     shape : the energy shape of a smooth order ("steady", "rising", "arc")
     artist_gap : places within which one artist should not return
 
@@ -174,7 +176,8 @@ def craft(index: TrackIndex, tracks: Sequence[TrackInfo], distances: Sequence[fl
     if order == "smooth" and len(tracks) > 1:
         found = ordering.order(songs, first=0 if lead is not None else (0 if fixed_ends else None),
                                last=len(songs) - 1 if fixed_ends else None, shape=shape, artist_gap=artist_gap,
-                               relevance=_relevance(lead is not None, distances) if ranked else None)
+                               relevance=_relevance(lead is not None, list(relevance if relevance is not None
+                                                                           else distances)) if ranked else None)
         sequence = [i for i in found.order if i >= len(lead_ids)]
     else:
         sequence = list(range(len(lead_ids), len(songs)))

@@ -224,6 +224,7 @@ class PlanResult:
     duplicates: int                # candidates left out as another recording of a kept song
     artist_capped: int             # candidates left out because their artist was full
     sql: dict | None = None        # {"query", "rows": ids it picked or None, "error": why it did not run}
+    missed: list[list[str]] = dataclasses.field(default_factory=list)   # per track, the conditions it misses
 
     def as_json(self) -> dict:
         return {"tracks": [t.as_json(score=round(s, 4)) for t, s in self.tracks], "held": self.held,
@@ -520,8 +521,9 @@ def execute(plan: Plan, index: TrackIndex) -> PlanResult:
             relaxed.append(f"{condition}: {missing} of {len(kept)} songs miss it")
         else:
             held.append(condition)
+    missed = [[condition for i, condition in enumerate(words) if misses[r, i] > held_at[i] + 1e-9] for r in kept]
     return PlanResult([(infos[r], float(score[r])) for r in kept], held, relaxed, near, away, unresolved,
-                      duplicates, capped, sql)
+                      duplicates, capped, sql, missed)
 
 
 def _run_query(plan: Plan) -> tuple[list[int] | None, dict | None]:

@@ -1,4 +1,6 @@
 """The chat page in headless Chromium: ask, read the songs, follow up, save the answer as .m3u8."""
+import re
+
 import pytest
 
 import ai_plan
@@ -24,7 +26,7 @@ def app(library):
 
 
 def _songs(page):
-    return page.locator(".chat-turn").last.locator("ol.chat-songs li")
+    return page.locator(".chat-turn").last.locator("ol.chat-songs li .chat-song")
 
 
 def _ask(page, text):
@@ -48,6 +50,8 @@ def test_chat_page(live_server, page, library, music_dir, playlist_dir):
     expect(page.locator(".chat-turn .chat-request")).to_have_text(["aggressive songs, 6 songs"])
     expect(page.locator(".chat-turn .chat-plan").last).to_contain_text("6 songs")
     expect(page.locator("#mode")).to_have_text("Read without an AI.")
+    expect(page.locator(".chat-turn .chat-order")).to_contain_text("6 songs, ordered so each song flows")
+    expect(page.locator(".chat-turn .why").first).to_have_text(re.compile(r"^(meets every condition|misses )"))
     first = _songs(page).all_inner_texts()
     assert all(song.startswith("Metal ") and " — Metal artist " in song for song in first), first
 
@@ -71,7 +75,7 @@ def test_chat_page(live_server, page, library, music_dir, playlist_dir):
     page.screenshot(path=str(ARTIFACTS / "chat.png"), full_page=True)
     saved = playlist_dir / "Angry chat.m3u8"
     assert saved.is_file()
-    shown = _songs(page).evaluate_all("items => items.map(li => li.dataset.itemId)")
+    shown = _songs(page).evaluate_all("items => items.map(song => song.parentElement.dataset.itemId)")
     assert playlist_files(saved) == [str(music_dir / decode_id(item).decode()) for item in shown]
 
     page.click("#new-conversation")                           # starts anew: no previous plan

@@ -202,7 +202,8 @@ def test_the_hostile_corpus_against_the_database_guards_alone(library, serve, en
         answer = _chat(client, api, "rock")
         _assert_harmless(answer, started, 4 * 2.0 + 4.0)
         ran = answer.json["answer"]["sql"]
-        assert ran is None or ran["error"] is None and ran["rows"] <= chat_sql.MAX_ROWS, (sql, ran)
+        # a query the trial let through may still time out when the answer runs it: said, harmless
+        assert ran is None or ran["error"] or ran["rows"] <= chat_sql.MAX_ROWS, (sql, ran)
     assert database_snapshot(env["DATABASE_URL"]) == before
 
 

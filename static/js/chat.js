@@ -68,9 +68,12 @@
     if (!tracks.length) {
       answer.appendChild(el("p", "muted", "No songs: the library has none to offer yet."));
     } else {
+      answer.appendChild(el("p", "muted chat-order", `${tracks.length} songs, ${sonarium.orderSummary(body.order)}.`));
       const songs = answer.appendChild(el("ol", "chat-songs"));
       tracks.forEach((track) => {
-        const li = el("li", null, [track.title || "(untitled)", track.artist].filter(Boolean).join(" — "));
+        const li = el("li");
+        li.appendChild(el("span", "chat-song", [track.title || "(untitled)", track.artist].filter(Boolean).join(" — ")));
+        if (track.why && track.why.text) li.appendChild(el("small", "why muted", track.why.text));
         li.dataset.itemId = track.item_id;
         songs.appendChild(li);
       });
@@ -96,7 +99,7 @@
     showNotice("");
     try {
       const body = await sonarium.api("/api/chat", {
-        method: "POST", body: { message: text, previous_plan: previousPlan, ai: chosenAi() } });
+        method: "POST", body: { message: text, previous_plan: previousPlan, ai: chosenAi(), ...sonarium.orderChoice() } });
       if (!previousPlan) firstMessage = text;
       previousPlan = body.plan;
       const how = body.mode === "ai" ? "Planned by the AI." : "Read without an AI.";
