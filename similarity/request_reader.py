@@ -17,8 +17,12 @@ what it read out of the text so that no word counts twice:
 7. the remaining words one by one: mood words (valence/arousal and mood
    scores, scaled by an intensifier before them: "very calm"; reversed by a
    negation up to NEGATION_REACH words before: "not sad", "no piano"), tag
-   names and their other names, and any other word through a small text
-   embedding to its nearest tag, when it is near enough (EMBED_MIN).
+   names and their other names (a plural as its singular when only that is
+   known: "drones"), and any other word through a small text embedding to its
+   nearest tag, when it is near enough (EMBED_MIN).
+
+A tempo number outranks a tempo word in the same request ("slow, under 90 bpm"
+asks for at most 90).
 
 Every word list is data in similarity.request_lexicon.  A follow-up refines
 `previous`: lists grow (an exclusion removes the same tag from the inclusions
@@ -283,7 +287,8 @@ def _read_fixed_phrases(r: _Reading) -> None:
         low, high = lex.TEMPO_WORDS[m.group(1).lower()]
         if negated:   # "not fast": below the fast floor; "not slow": above the slow ceiling
             low, high = (None, low) if low is not None else (high, None)
-        r.fields["tempo"] = _tempo(low, high)
+        # A number read earlier ("slow pieces under 90 bpm") is more precise than the word: it stays.
+        r.fields.setdefault("tempo", _tempo(low, high))
     r.take(r"(?:\b(?:not|no|nothing|never)\s+(?:too\s+|so\s+|very\s+)?)?" + _phrases(lex.TEMPO_WORDS), tempo)
 
     def duration(m):
@@ -293,6 +298,11 @@ def _read_fixed_phrases(r: _Reading) -> None:
 
 
 _WORD = re.compile(r"[;,.!?]|[\w&'#+-]+")
+
+
+def _singular(word: str) -> str:
+    """A plural's singular, the plain way ("drones" -> "drone"); other words unchanged."""
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "'s")) else word
 
 
 def _read_words(r: _Reading, free_words: bool) -> None:
@@ -333,6 +343,8 @@ def _read_words(r: _Reading, free_words: bool) -> None:
         negated = i <= state["negated_until"]
         step = next((n for n in (3, 2, 1) if i + n <= len(tokens) and known(" ".join(tokens[i:i + n]), negated)),
                     0)
+        if not step and _singular(token) != token and known(_singular(token), negated):   # "drones"
+            step = 1
         read_one = bool(step) and token not in lex.INTENSIFIERS
         if not step and free_words and token.isalpha() and len(token) >= 3 and token not in lex.STOPWORDS:
             tag = word_tag(token)

@@ -77,6 +77,8 @@ CASES = [
     ("songs by Jazz artist 1", dict(include_artists=["Jazz artist 1"])),
     ("unlike Metal 3, soft piano", dict(away=["Metal 3"], include_tags=["piano", "soft"])),
     ("I'd like something relaxing", dict(near=[], moods={"relaxed": (0.5, None, None)}, energy=(None, 0.45))),
+    ("slow orchestral pieces under 90 bpm", dict(include_tags=["classical", "strings"], tempo=(None, 90))),
+    ("quiet drones", dict(include_tags=["quiet", "ambient"])),         # a plural read as its singular
     # free words the tables do not know, through the bundled embedding
     ("a violinist and a synthesizer", dict(include_tags=["violin", "synth"])),
     ("no drummer", dict(exclude={"drums"})),
