@@ -47,6 +47,18 @@ MOOD_WORDS: dict[str, tuple[float, float, tuple[str, ...]]] = {
     "danceable": (0.6, 0.6, ("danceable",)), "dancing": (0.6, 0.7, ("danceable",)),
     "groovy": (0.6, 0.5, ("danceable",)), "dancefloor": (0.6, 0.7, ("danceable",)),
     "party": (0.7, 0.8, ("party",)), "club": (0.5, 0.8, ("party",)), "festive": (0.8, 0.6, ("party",)),
+    # dark and uneasy (no mood score says "fear": the nearest is sad, as for "dark")
+    "eerie": (-0.6, 0.1, ("sad",)), "spooky": (-0.5, 0.2, ("sad",)), "creepy": (-0.6, 0.2, ("sad",)),
+    "ominous": (-0.6, 0.2, ("sad",)), "sinister": (-0.7, 0.3, ("sad",)),
+    "mournful": (-0.9, -0.3, ("sad",)), "sorrowful": (-0.9, -0.3, ("sad",)), "tragic": (-0.9, -0.2, ("sad",)),
+    "tense": (-0.4, 0.6, ()), "suspenseful": (-0.4, 0.6, ()), "frantic": (-0.3, 0.9, ()),
+    "chaotic": (-0.4, 0.9, ()), "hectic": (-0.2, 0.8, ()),
+    # grand
+    "epic": (0.3, 0.8, ()), "heroic": (0.6, 0.7, ()), "triumphant": (0.7, 0.7, ()), "majestic": (0.5, 0.6, ()),
+    "dramatic": (-0.1, 0.6, ()),
+    # light-hearted, tender
+    "playful": (0.7, 0.4, ("happy",)), "whimsical": (0.7, 0.3, ("happy",)), "quirky": (0.6, 0.4, ("happy",)),
+    "silly": (0.7, 0.5, ("happy",)), "romantic": (0.5, -0.3, ("relaxed",)), "ethereal": (0.3, -0.6, ("relaxed",)),
 }
 
 #: Comparatives that refine a plan (a follow-up, or "like X but darker"): mood -> "more"/"less",
@@ -151,6 +163,9 @@ TAG_WORDS: dict[str, tuple[str, ...]] = {
     "techno": ("techno",), "electronica": ("electronica",), "electronic": ("electronic",),
     "drums": ("drums",), "beats": ("beats",), "weird": ("weird",), "experimental": ("experimental",),
     "sexy": ("sexy",), "catchy": ("catchy",), "beautiful": ("beautiful",),
+    "atmospheric": ("ambient",), "atmosphere": ("ambient",), "soundscape": ("ambient",),
+    "sci-fi": ("electronic", "synth"), "scifi": ("electronic", "synth"), "science fiction": ("electronic", "synth"),
+    "futuristic": ("electronic", "synth"), "arcade": ("electronic", "synth"), "industrial": ("electronic", "loud"),
 }
 
 #: Asking for no singing: these tags are excluded (the MTT model's vocal tags and MSD's vocalists).
@@ -172,6 +187,7 @@ good nice great best new old bit little lot lots much many few all every each ot
 than then up down out over under about around between before after since until bpm per artist artists
 feel feeling vibe vibes mood moods sound sounds sounding style genre genres one two three four five
 drive driving car road trip home work office dinner cooking reading rainy sunday saturday friday
+listen listening hear hearing play playing put game games gaming
 """.split())
 
 #: Numbers written as words, for sizes and artist caps.

@@ -79,6 +79,13 @@ CASES = [
     ("I'd like something relaxing", dict(near=[], moods={"relaxed": (0.5, None, None)}, energy=(None, 0.45))),
     ("slow orchestral pieces under 90 bpm", dict(include_tags=["classical", "strings"], tempo=(None, 90))),
     ("quiet drones", dict(include_tags=["quiet", "ambient"])),         # a plural read as its singular
+    ("eerie sci-fi soundscape", dict(include_tags=["electronic", "synth", "ambient"],
+                                     moods={"sad": (0.5, None, None)})),
+    ("aggressive industrial", dict(include_tags=["electronic", "loud"], moods={"aggressive": (0.5, None, None)},
+                                   energy=(0.55, None))),
+    ("epic and triumphant", dict(energy=(0.55, None))),
+    ("playful, not tense", dict(moods={"happy": (0.5, None, None)})),
+    ("something to listen to while gaming", dict()),   # glue words: no tag from the embedding
     # free words the tables do not know, through the bundled embedding
     ("a violinist and a synthesizer", dict(include_tags=["violin", "synth"])),
     ("no drummer", dict(exclude={"drums"})),
