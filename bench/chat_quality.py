@@ -1,6 +1,6 @@
 """The chat without an AI: plain-language requests answered from a labelled corpus.
 
-    python bench/chat_quality.py CORPUS [--cache DIR] [--repeat 3] [--half tuning|held-out]
+    python bench/chat_quality.py CORPUS [--cache DIR] [--repeat 3]
 
 CORPUS holds manifest.csv (`group`, `path`), as shared/corpus/build_dev_corpus.sh
 writes.  Each file is analysed once by the real pipeline (default depth) and its
@@ -172,7 +172,7 @@ def report(answers: list[Answer], corpus_groups: list[str]) -> None:
                          ("`execute`", [a.execute_ms for a in answers]),
                          ("reader + execute", [a.read_ms + a.execute_ms for a in answers]),
                          ("POST /api/chat (test client, in process)", [a.post_ms for a in answers])):
-        print(f"| {name} | {np.percentile(values, 50):.0f} | {np.percentile(values, 95):.0f} | {max(values):.0f} |")
+        print(f"| {name} | {np.percentile(values, 50):.1f} | {np.percentile(values, 95):.1f} | {max(values):.1f} |")
 
 
 def main() -> None:
@@ -213,7 +213,7 @@ def main() -> None:
         request_reader.tag_embedding()
         print(f"{index.size} tracks in {len(set(group_of.values()))} sources; {len(REQUESTS)} requests, each "
               f"answered {options.repeat} times; the bundled embedding loaded in "
-              f"{time.perf_counter() - loading:.2f} s (once per process)")
+              f"{time.perf_counter() - loading:.2f} s (once per process); load average {os.getloadavg()[0]:.2f}")
         answers = answer_all(index, client, group_of, options.repeat)
         report(answers, [group for group, _ in entries])
     print(f"\nrun time {time.perf_counter() - started:.0f} s")
