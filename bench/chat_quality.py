@@ -19,7 +19,9 @@ similarity.index.update(), and every request of REQUESTS is answered:
 Figures per request: P@10 = share of the first 10 songs from one of the
 request's expected sources; chance = the share of the corpus in those sources
 (what a random list scores on average); full = the answer holds as many songs
-as the plan asked for.  Means over all requests and over each half.
+as the plan asked for.  Means over all requests and over each half; then the
+mean probability per source of every tag the plans named, and the mood
+scores: what the answers could be built from.
 
 The requests were written, each with the sources that should answer it,
 before any was run (from the sources' names, titles and genres, nothing
@@ -175,6 +177,25 @@ def report(answers: list[Answer], corpus_groups: list[str]) -> None:
         print(f"| {name} | {np.percentile(values, 50):.1f} | {np.percentile(values, 95):.1f} | {max(values):.1f} |")
 
 
+def tag_profile(analyses: list[dict], corpus_groups: list[str], tags: list[str]) -> None:
+    """Mean probability per source of each tag the plans named, as a plan's tag condition reads it."""
+    from analysis.labels import MSD_LABELS, MTT_LABELS
+    from db.models import MOOD_COLUMNS
+
+    def probability(analysis: dict, tag: str) -> float:   # the higher of its two vocabularies, as plan.py
+        found = [analysis["msd"][MSD_LABELS.index(tag)]] if tag in MSD_LABELS else []
+        found += [analysis["mtt"][MTT_LABELS.index(tag)]] if tag in MTT_LABELS else []
+        return float(max(found))
+    sources = sorted(set(corpus_groups))
+    print("\nWhat the analysis gives each source (means): the tags the plans named, then the mood scores\n\n"
+          "| tag or mood | " + " | ".join(sources) + " |\n|---|" + "---|" * len(sources))
+    rows = [(f"tag '{tag}'", lambda a, tag=tag: probability(a, tag)) for tag in tags]
+    rows += [(f"mood {mood}", lambda a, i=i: float(a["moods"][i])) for i, mood in enumerate(MOOD_COLUMNS)]
+    for name, value in rows:
+        means = [np.mean([value(a) for a, g in zip(analyses, corpus_groups) if g == source]) for source in sources]
+        print(f"| {name} | " + " | ".join(f"{m:.2f}" for m in means) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("corpus", type=Path)
@@ -216,6 +237,8 @@ def main() -> None:
               f"{time.perf_counter() - loading:.2f} s (once per process); load average {os.getloadavg()[0]:.2f}")
         answers = answer_all(index, client, group_of, options.repeat)
         report(answers, [group for group, _ in entries])
+        named = [t for request in REQUESTS for t in request_reader.read(request.text).include_tags]
+        tag_profile(analyses, [group for group, _ in entries], list(dict.fromkeys(named)))
     print(f"\nrun time {time.perf_counter() - started:.0f} s")
 
 
