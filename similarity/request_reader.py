@@ -15,8 +15,9 @@ what it read out of the text so that no word counts twice:
 6. comparatives ("darker", "more upbeat", "slower"), tempo words ("slow",
    "fast"), duration words ("short");
 7. the remaining words one by one: mood words (valence/arousal and mood
-   scores, scaled by an intensifier before them: "very calm"; reversed by a
-   negation up to NEGATION_REACH words before: "not sad", "no piano"), tag
+   scores, scaled by an intensifier before them: "very calm"), each word or
+   phrase negated by a negation up to NEGATION_REACH words before, glue words
+   not counted ("not sad", "no piano", "anything but country"), tag
    names and their other names (a plural as its singular when only that is
    known: "drones"), and any other word through a small text embedding to its
    nearest tag, when it is near enough (EMBED_MIN).
@@ -305,6 +306,22 @@ def _singular(word: str) -> str:
     return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "'s")) else word
 
 
+_BREAKS = (";", ",", ".", "!", "?", "but")   # where a negation and an intensifier stop
+
+
+def _negation_end(tokens: list[str], start: int) -> int:
+    """The last token a negation before `start` may cover: NEGATION_REACH words on, glue words not
+    counted ("I don't want anything with drums"), never past a break."""
+    counted = 0
+    for i in range(start, len(tokens)):
+        if tokens[i] in _BREAKS:
+            return i - 1
+        counted += tokens[i] not in lex.STOPWORDS
+        if counted == lex.NEGATION_REACH:
+            return i
+    return len(tokens) - 1
+
+
 def _read_words(r: _Reading, free_words: bool) -> None:
     tokens = [t.lower().strip("'") for t in _WORD.findall(r.rest)]
     state = {"negated_until": -1, "weight": 1.0}
@@ -316,9 +333,10 @@ def _read_words(r: _Reading, free_words: bool) -> None:
             return True
         if phrase in lex.MOOD_WORDS:
             valence, arousal, moods = lex.MOOD_WORDS[phrase]
-            weight, sign = state["weight"], (-1.0 if negated else 1.0)
-            r.valence += sign * weight * valence
-            r.arousal += sign * weight * arousal
+            weight = state["weight"]
+            if not negated:   # "not aggressive" denies a mood; it does not ask for calm
+                r.valence += weight * valence
+                r.arousal += weight * arousal
             for mood in moods:
                 r.moods[mood] = (MoodCondition(mood=mood, max=lex.MOOD_MAX) if negated else MoodCondition(
                     mood=mood, min=round(min(0.85, max(0.3, lex.MOOD_MIN + 0.3 * (weight - 1))), 2)))
@@ -332,13 +350,14 @@ def _read_words(r: _Reading, free_words: bool) -> None:
     i = 0
     while i < len(tokens):
         token = tokens[i]
-        if token in (";", ",", ".", "!", "?", "but"):
+        if token in _BREAKS:
             state.update(negated_until=-1, weight=1.0)
             i += 1
             continue
-        if token in lex.NEGATIONS:
-            state["negated_until"] = i + lex.NEGATION_REACH
-            i += 1
+        negation = next((n for n in (2, 1) if " ".join(tokens[i:i + n]) in lex.NEGATIONS), 0)
+        if negation:   # "no", "without", "anything but"
+            i += negation
+            state["negated_until"] = _negation_end(tokens, i)
             continue
         negated = i <= state["negated_until"]
         step = next((n for n in (3, 2, 1) if i + n <= len(tokens) and known(" ".join(tokens[i:i + n]), negated)),

@@ -50,8 +50,11 @@ CASES = [
                                                                   "sad": (None, 0.3, None)}, energy=(0.55, None))),
     ("no piano or drums", dict(exclude={"piano", "drums"})),
     ("slightly sad songs without piano", dict(exclude={"piano"}, moods={"sad": (0.38, None, None)})),
-    ("not aggressive metal", dict(include_tags=["metal"], moods={"aggressive": (None, 0.3, None)},
-                                  energy=(None, 0.45))),
+    ("not aggressive metal", dict(include_tags=["metal"], moods={"aggressive": (None, 0.3, None)})),
+    ("energetic but not aggressive", dict(moods={"aggressive": (None, 0.3, None)}, energy=(0.55, None))),
+    ("anything but country", dict(exclude={"country"})),
+    ("I don't want anything with drums", dict(exclude={"drums"})),   # glue words do not use up the reach
+    ("no, drums", dict(include_tags=["drums"])),                      # nor does a negation cross a comma
     ("energetic workout music", dict(energy=(0.55, None))),
     ("dark ambient", dict(include_tags=["ambient"], moods={"sad": (0.5, None, None)})),
     ("orchestral battle music", dict(include_tags=["classical", "strings"],
@@ -86,6 +89,11 @@ CASES = [
     ("epic and triumphant", dict(energy=(0.55, None))),
     ("playful, not tense", dict(moods={"happy": (0.5, None, None)})),
     ("something to listen to while gaming", dict()),   # glue words: no tag from the embedding
+    ("flamenco", dict(include_tags=["acoustic", "guitar"])),   # the embedding says flute
+    ("a cappella", dict(include_tags=["vocals"])),             # the embedding says cello
+    ("lo-fi for a dinner party", dict(include_tags=["chill", "beats"], moods={"relaxed": (0.5, None, None)})),
+    ("music for meditation", dict(moods={"relaxed": (0.5, None, None)}, energy=(None, 0.45))),
+    ("sad ballads after a breakup", dict(include_tags=["slow", "soft"], moods={"sad": (0.5, None, None)})),
     # free words the tables do not know, through the bundled embedding
     ("a violinist and a synthesizer", dict(include_tags=["violin", "synth"])),
     ("no drummer", dict(exclude={"drums"})),
