@@ -62,6 +62,9 @@ MOOD_WORDS: dict[str, tuple[float, float, tuple[str, ...]]] = {
     "meditation": (0.3, -0.9, ("relaxed",)), "yoga": (0.4, -0.7, ("relaxed",)), "zen": (0.4, -0.8, ("relaxed",)),
     "spa": (0.5, -0.8, ("relaxed",)), "dinner party": (0.5, -0.3, ("relaxed",)),
     "breakup": (-0.8, -0.2, ("sad",)), "heartbreak": (-0.9, -0.2, ("sad",)),
+    # dance styles without a tag of their own
+    "latin": (0.7, 0.6, ("danceable",)), "salsa": (0.7, 0.7, ("danceable",)), "samba": (0.8, 0.7, ("danceable",)),
+    "reggaeton": (0.6, 0.7, ("danceable",)), "cumbia": (0.7, 0.6, ("danceable",)),
 }
 
 #: Comparatives that refine a plan (a follow-up, or "like X but darker"): mood -> "more"/"less",
@@ -178,6 +181,10 @@ TAG_WORDS: dict[str, tuple[str, ...]] = {
     "shoegaze": ("alternative", "indie rock"), "new wave": ("80s", "pop"), "lofi": ("chill", "beats"),
     "lo-fi": ("chill", "beats"), "trip hop": ("electronic", "chillout"), "trip-hop": ("electronic", "chillout"),
     "celtic": ("folk",), "irish": ("folk",), "ballad": ("slow", "soft"),
+    "trap": ("Hip-Hop", "beats"), "drill": ("Hip-Hop",), "grime": ("Hip-Hop", "electronic"),
+    "emo": ("alternative rock",), "k-pop": ("pop",), "kpop": ("pop",), "j-pop": ("pop",), "jpop": ("pop",),
+    "cantopop": ("pop",), "mandopop": ("pop",), "doo-wop": ("oldies",), "doo wop": ("oldies",),
+    "noise": ("experimental", "loud"), "noisy": ("loud",),
 }
 
 #: Asking for no singing: these tags are excluded (the MTT model's vocal tags and MSD's vocalists).

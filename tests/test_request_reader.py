@@ -90,6 +90,9 @@ CASES = [
     ("playful, not tense", dict(moods={"happy": (0.5, None, None)})),
     ("something to listen to while gaming", dict()),   # glue words: no tag from the embedding
     ("flamenco", dict(include_tags=["acoustic", "guitar"])),   # the embedding says flute
+    ("trap, drill or emo", dict(include_tags=["Hip-Hop", "beats", "alternative rock"])),   # catchy, chill, electro
+    ("noisy", dict(include_tags=["loud"])),                    # the embedding says quiet
+    ("latin dance", dict(include_tags=["dance"], moods={"danceable": (0.5, None, None)}, energy=(0.55, None))),
     ("a cappella", dict(include_tags=["vocals"])),             # the embedding says cello
     ("lo-fi for a dinner party", dict(include_tags=["chill", "beats"], moods={"relaxed": (0.5, None, None)})),
     ("music for meditation", dict(moods={"relaxed": (0.5, None, None)}, energy=(None, 0.45))),
