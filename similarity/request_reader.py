@@ -52,6 +52,7 @@ from similarity.plan import (TAGS, DurationRange, EnergyRange, MoodCondition, Pl
                              MAX_SIZE)
 
 NEAR_PER_ARTIST = 5        # "like <artist>": that many of their songs become near songs
+LONGER_NAME_WORDS = 6      # how many words past a cut "like" phrase an exact song name may run on
 EMBED_MIN = 0.3            # centred cosine similarity (-1..1) a free word needs to its nearest tag
 _YEAR = r"((?:19|20)\d\d)"
 _NUMBER = r"(\d{1,3}|" + "|".join(sorted(map(re.escape, lex.NUMBER_WORDS), key=len, reverse=True)) + ")"
@@ -124,11 +125,12 @@ def word_tag(word: str) -> str | None:
 
 # ---------------------------------------------------------------- songs and artists
 
-def catalog_songs(phrase: str) -> list[str]:
+def catalog_songs(phrase: str, exact: bool = False) -> list[str]:
     """Near-song texts ("Title by Artist") for a phrase naming a song or an artist; [] when none.
 
     An artist's name exactly (any case and accents) gives up to NEAR_PER_ARTIST of their songs;
-    "title by artist", an exact title, or the catalog search's best match gives one song.
+    "title by artist", an exact title, or (unless `exact`) the catalog search's best match gives
+    one song.
     """
     def named(track) -> str:
         return f"{track.title} by {track.artist}" if track.artist else (track.title or track.item_id)
@@ -146,7 +148,7 @@ def catalog_songs(phrase: str) -> list[str]:
     by_artist = [t for t in found if catalog.song_key("", t.artist).split("\t")[1] == plain]
     if by_artist:
         return [named(t) for t in by_artist[:NEAR_PER_ARTIST]]
-    return [named(found[0])] if found else []
+    return [named(found[0])] if found and not exact else []
 
 
 # ---------------------------------------------------------------- the reader
@@ -167,25 +169,48 @@ class _Reading:
         self.include_artists: list[str] = []
         self.exclude_artists: list[str] = []
 
-    def take(self, pattern: str, handle: Callable[[re.Match], None]) -> None:
-        """Every match of `pattern` (case-insensitive) is handled and then cut out of the text."""
+    def take(self, pattern: str, handle: Callable[[re.Match], int | None]) -> None:
+        """Every match of `pattern` (case-insensitive) is handled and then cut out of the text, up to
+        where the handler says it read (its return value), or to the match's end."""
         while True:
             match = re.search(pattern, self.rest, re.IGNORECASE)
             if match is None:
                 return
-            handle(match)
-            self.rest = self.rest[:match.start()] + " ; " + self.rest[match.end():]
+            end = handle(match) or match.end()
+            self.rest = self.rest[:match.start()] + " ; " + self.rest[end:]
 
     def tag(self, tag: str, negated: bool) -> None:
         (self.exclude_tags if negated else self.include_tags).append(tag)
 
 
-def _read_songs(r: _Reading, songs: Callable[[str], list[str]]) -> None:
+def _named(r: _Reading, m: re.Match, group: int, songs: Callable[..., list[str]]) -> tuple[list[str], int]:
+    """The song texts a "like"/"unlike" phrase names, and where in the text the name ends.
+
+    The phrase ends at the first word that usually starts another part of a request ("and",
+    "with", "for"...), which cuts titles like "Rock and Roll": the longest exact song or artist
+    name running on to the next break ([,;.!?]), at most LONGER_NAME_WORDS words further, wins.
+    """
+    phrase = m.group(group).strip()
+    words = len(phrase.split())
+    clause = re.match(r"\s*[^,;.!?]*", r.rest[m.start(group):]).group(0)
+    spans = [w.end() for w in re.finditer(r"\S+", clause)][words:words + LONGER_NAME_WORDS]
+    for end in reversed(spans):
+        longer = songs(clause[:end].strip(), exact=True)
+        if longer:
+            return longer, m.start(group) + end
+    return songs(phrase) or [phrase], m.end()
+
+
+def _read_songs(r: _Reading, songs: Callable[..., list[str]]) -> None:
     def away(m):
-        r.away.extend(songs(m.group(2).strip()) or [m.group(2).strip()])
+        found, end = _named(r, m, 2, songs)
+        r.away.extend(found)
+        return end
 
     def near(m):
-        r.near.extend(songs(m.group(1).strip()) or [m.group(1).strip()])
+        found, end = _named(r, m, 1, songs)
+        r.near.extend(found)
+        return end
     r.take(r"\b(unlike|not like|nothing like|away from|less like|different from)\s+(.+?)" + _END, away)
     r.take(r"(?<!\bi )(?<!\bi'd )(?<!\bwould )(?<!\bwe )(?<!\byou )"
            r"\b(?:sounds? like|songs? like|tracks? like|music like|more like|similar to|in the style of|like)"
@@ -441,9 +466,9 @@ def read(text: str, previous: Plan | None = None, *, songs: Callable[[str], list
     previous : Plan or None
         The plan this request follows up ("more upbeat", "no more than 2 per artist").
     songs : callable or None
-        Turns the text after "like"/"unlike" into near-song texts (default: the catalog,
-        `catalog_songs`, which needs the database); None keeps the text as it was typed
-        (execute resolves it then).
+        Turns the text after "like"/"unlike" into near-song texts, `songs(phrase, exact=False)`
+        (default: the catalog, `catalog_songs`, which needs the database); None keeps the text
+        as it was typed (execute resolves it then).
     free_words : bool
         Map words no table knows to their nearest tag through the bundled embedding.
 
@@ -453,7 +478,7 @@ def read(text: str, previous: Plan | None = None, *, songs: Callable[[str], list
         Always a valid plan (an empty request gives the default plan, or `previous` unchanged).
     """
     r = _Reading(text[:2000])
-    _read_songs(r, songs or (lambda phrase: []))
+    _read_songs(r, songs or (lambda phrase, exact=False: []))
     _read_vocals(r)
     _read_counts(r)
     _read_numbers(r)

@@ -139,6 +139,19 @@ def test_like_a_song_but_darker_resolves_through_the_catalog(env):
     assert [t.item_id for t in result.near] == ["techno-3"] and len(result.tracks) == 5
 
 
+def test_a_song_title_with_and_or_with_in_it_is_read_whole(env):
+    make_library({"techno": 4, "ambient": 4}, extra=[
+        {"item_id": "love", "title": "Love", "artist": "The Band", "album": "One", "like": "techno-0",
+         "noise": 0.05},
+        {"item_id": "love-and-hate", "title": "Love and Hate", "artist": "The Band", "album": "Two",
+         "like": "ambient-0", "noise": 0.05}])
+    p = read("songs like Love and Hate with piano")
+    assert p.near == ["Love and Hate by The Band"] and p.include_tags == ["piano"]
+    # no longer name matches: the phrase ends where it did
+    p = read("like Techno 1 and Ambient 2 but darker")
+    assert p.near == ["Techno 1 by Techno artist 1"] and moods(p)["sad"] == (None, None, "more")
+
+
 def test_follow_ups_refine_the_previous_plan():
     first = plan("calm piano, 30 songs")
     upbeat = plan("more upbeat", first)
