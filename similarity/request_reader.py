@@ -455,7 +455,7 @@ def _shift_tempo(tempo: dict | None, step: int) -> dict:
     return _tempo(low * factor if low else None, high * factor if high else None).model_dump()
 
 
-def read(text: str, previous: Plan | None = None, *, songs: Callable[[str], list[str]] | None = catalog_songs,
+def read(text: str, previous: Plan | None = None, *, songs: Callable[..., list[str]] | None = catalog_songs,
          free_words: bool = True) -> Plan:
     """The plan a plain-language request asks for; a follow-up refines `previous`.
 
