@@ -108,7 +108,9 @@ INTENSIFIERS: dict[str, float] = {
 #: words (STOPWORDS) not counted (and, after it, one joined by "or"/"nor": "no piano or drums").
 NEGATIONS: tuple[str, ...] = ("not", "no", "never", "nothing", "without", "non", "isn't", "aren't", "don't",
                               "dont", "avoid", "except", "minus", "zero", "anything but", "everything but",
-                              "anything except", "other than")
+                              "anything except", "other than",
+                              # in a follow-up: "less electronic", "remove the piano"
+                              "less", "fewer", "remove", "drop", "skip")
 NEGATION_REACH = 3
 
 #: Mood score asked for by a mood word: at least this (scaled by intensity), at most MOOD_MAX when negated.

@@ -169,6 +169,10 @@ def test_follow_ups_refine_the_previous_plan():
     assert "vocals" not in plan("with vocals", quiet).exclude_tags
     assert plan("no piano", quiet).include_tags == [] and "piano" in plan("no piano", quiet).exclude_tags
     assert plan("", quiet) == quiet
+    for less in ("less electronic", "remove the electronic stuff", "drop electronic", "fewer electronic tracks"):
+        fewer = plan(less, plan("electronic music with piano"))
+        assert fewer.include_tags == ["piano"] and fewer.exclude_tags == ["electronic"], less
+    assert moods(plan("less sad", first))["sad"] == (None, None, "less")   # still the comparative
 
 
 def test_every_reading_is_a_valid_plan_and_describable():
