@@ -77,6 +77,7 @@ NEAR_POOL_FACTOR = 10    # with near songs: index neighbours read per song wante
 MIN_NEAR_POOL = 500      # ...and at least this many
 MOOD_PREFERRED = 0.5     # "more <mood>" holds at or above this score, "less" at or below 1 minus it
 UNKNOWN_MISS = 0.5       # the miss of a condition on a value the track lacks (no year, no tempo)
+LEAN_WEIGHT = 0.1        # score per unit of lean: orders songs that meet (or miss) a tag or mood condition alike
 NEAR_WEIGHT = 1.0        # score per unit of cosine distance to the near-centroid
 #: How far outside a range counts as a full miss, in each condition's unit.
 SQL_ORDER_WEIGHT = 0.05  # score added along the SQL query's own order (first row 0, last row almost this)
@@ -304,6 +305,7 @@ class _Condition:
     words: str
     miss: ColumnElement        # SQL: 0..1, 0 when met
     held_at: float = 0.0       # the condition holds when miss <= held_at
+    lean: ColumnElement | None = None   # SQL: 0..1, lower leans further the asked way (breaks ties)
 
 
 def _outside(value: ColumnElement, r: Range, tolerance: float) -> ColumnElement:
@@ -338,11 +340,11 @@ def _conditions(plan: Plan, msd, mtt, sql_ids: Sequence[int] | None) -> list[_Co
     for tag in plan.include_tags:
         p = _tag_probability(tag, msd, mtt)
         found.append(_Condition(next(words), func.greatest(zero, literal(TAG_PRESENT, Float) - p)
-                                / literal(TAG_PRESENT, Float)))
+                                / literal(TAG_PRESENT, Float), lean=one - p))
     for tag in plan.exclude_tags:
         p = _tag_probability(tag, msd, mtt)
         found.append(_Condition(next(words), func.greatest(zero, p - literal(TAG_ABSENT, Float))
-                                / literal(1 - TAG_ABSENT, Float)))
+                                / literal(1 - TAG_ABSENT, Float), lean=p))
     for m in plan.moods:
         column = getattr(Track, m.mood)
         if m.direction == "more":
@@ -352,7 +354,11 @@ def _conditions(plan: Plan, msd, mtt, sql_ids: Sequence[int] | None) -> list[_Co
             found.append(_Condition(next(words), func.coalesce(column, literal(UNKNOWN_MISS, Float)),
                                     1 - MOOD_PREFERRED))
         else:
-            found.append(_Condition(next(words), _outside(column, m, TOLERANCE["mood"])))
+            # within the range (or all far below it) songs tie: lean towards the side asked for
+            known = func.coalesce(column, literal(UNKNOWN_MISS, Float))
+            lean = (one - known if m.min is not None and m.max is None
+                    else known if m.max is not None and m.min is None else None)
+            found.append(_Condition(next(words), _outside(column, m, TOLERANCE["mood"]), lean=lean))
     if plan.tempo:
         found.append(_Condition(next(words), _outside(Track.tempo_bpm, plan.tempo, TOLERANCE["tempo"])))
     if plan.energy:
@@ -389,10 +395,12 @@ def candidate_query(plan: Plan, track_ids: Sequence[int] | None = None, leave_ou
     msd, mtt = aliased(TrackTags), aliased(TrackTags)
     conditions = _conditions(plan, msd, mtt, sql_ids)
     misses = [c.miss.label(f"m{i}") for i, c in enumerate(conditions)]
-    total = sum((c.miss for c in conditions), literal(0.0, Float)) if conditions else literal(0.0, Float)
+    leans = [c.lean for c in conditions if c.lean is not None]
+    lean = sum(leans, literal(0.0, Float)) * literal(LEAN_WEIGHT, Float) if leans else literal(0.0, Float)
+    total = sum((c.miss for c in conditions), lean)
     statement = (
         select(Track.id, Track.item_id, Track.provider, Track.title, Track.artist, Track.album, Track.duration_s,
-               *misses, total.label("total"))
+               *misses, lean.label("lean"), total.label("total"))
         .join(Embedding, and_(Embedding.track_id == Track.id, Embedding.model == VECTOR_MODEL))
         .outerjoin(msd, and_(msd.track_id == Track.id, msd.vocabulary == "msd"))
         .outerjoin(mtt, and_(mtt.track_id == Track.id, mtt.vocabulary == "mtt"))
@@ -473,7 +481,7 @@ def execute(plan: Plan, index: TrackIndex) -> PlanResult:
     misses = np.array([[row[7 + i] for i in range(len(words))] for row in rows], np.float64).reshape(
         len(rows), len(words))
     points = index.unit_vectors([t.id for t in infos]).astype(np.float64)
-    score = misses.sum(axis=1)
+    score = misses.sum(axis=1) + np.array([row.lean for row in rows], np.float64)
     if sql_ids:   # keep the query's own order among the songs it picked
         rank = {track_id: place / len(sql_ids) for place, track_id in enumerate(sql_ids)}
         score = score + SQL_ORDER_WEIGHT * np.array([rank.get(t.id, 1.0) for t in infos])
