@@ -44,6 +44,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     import app_auth
     import app_chat
     import app_clustering
+    import app_map
     import app_playlists
     import app_settings
     import app_similarity
@@ -58,5 +59,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(app_alchemy.bp)
     app.register_blueprint(app_clustering.bp)
     app.register_blueprint(app_chat.bp)
+    app.register_blueprint(app_map.bp)
     api_errors.register(app)
     return app
