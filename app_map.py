@@ -89,12 +89,14 @@ def page():
 @spec.validate(query=MapQuery, resp=answers(Anything))
 def points():
     sample = int(request.context.query.sample)
-    index = current_app.extensions["sonarium.index"].require()   # 503 without one
+    current_app.extensions["sonarium.index"].require()   # 503 without one: nothing is analysed yet
     projection = _projection()
     if projection is None:
         return api_error(503, NO_MAP)
     run = automatic.current_task_id()
-    state = (projection.version, index.version, run)
+    # Not the index version: it changes every minute while an analysis runs, and what a point shows is
+    # read when its track is analysed, before the map places it.
+    state = (projection.version, run)
 
     def build_table() -> map_view.MapTable:
         playlists = [(p.name, p.track_ids) for p in automatic.playlists_of(run)]
@@ -129,11 +131,11 @@ def neighbours(track_id: int):
         return api_error(404, f"track {track_id} is not in the similarity index")
     nearest = index.nearest(index.unit_vectors([track_id])[0], request.context.query.n, exclude={track_id})
     described = catalog.describe([track_id, *(t for t, _ in nearest)], index.names)
+    if track_id not in described:
+        return api_error(404, f"track {track_id} is no longer in the library")
     nearest = [(t, distance) for t, distance in nearest if t in described]
     projection = _projection()
     where = map_view.positions(projection, [track_id, *(t for t, _ in nearest)])
-    if track_id not in described:
-        return api_error(404, f"track {track_id} is no longer in the library")
     return jsonify({
         "track": _where(described[track_id].as_json(), where[0]),
         "neighbours": [_where(described[t].as_json(distance=round(distance, 4)), at)
