@@ -179,6 +179,13 @@ def test_refit_is_for_admins(app, library, client):
     assert started.status_code == 202 and started.json["status_url"].endswith(started.json["task_id"])
 
 
+def test_only_admins_are_offered_to_draw_the_map(app, client):
+    assert 'id="draw-map"' in client.get("/map").get_data(as_text=True)
+    listener = signed_in(app.test_client(), "listener")
+    page = listener.get("/map")
+    assert page.status_code == 200 and 'id="draw-map"' not in page.get_data(as_text=True)
+
+
 def map_task_missing() -> bool:
     try:
         registry.get("map")

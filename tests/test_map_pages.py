@@ -121,3 +121,6 @@ def test_without_a_map_the_page_says_so_and_offers_to_draw_it(live_server, page,
     expect(page.locator("#map-notice")).to_have_text(NO_MAP)
     expect(page.locator("#draw-map")).to_be_visible()
     expect(page.locator("#map-plot")).to_be_hidden()
+    page.click("#draw-map")
+    # Without tasks/map.py on this server the refit is refused (503), and the page says why.
+    expect(page.locator("#map-notice")).to_have_text(re.compile("Drawing the map|map task is not available"))

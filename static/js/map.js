@@ -205,7 +205,7 @@
     const span = mapSpan();
     sonarium.trackTable(document.getElementById("neighbours-table"), answer.neighbours, [
       { label: "Distance in sound", value: (track) => track.distance.toFixed(3) },
-      { label: "Apart on the map", value: (track) => (track.x == null ? "not on the map"
+      { label: "Apart on the map", value: (track) => (track.x == null || from.x == null ? "not on the map"
           : `${Math.round(100 * Math.hypot(track.x - from.x, track.y - from.y) / span)}% of its width`) },
     ]);
     const placed = answer.neighbours.filter((track) => track.x != null);
