@@ -1,5 +1,5 @@
 """The wire formats of the three kinds of AI server, and the HTTP exchange behind `ai.chat` and
-`send_tool` (one forced tool call, for `ai_plan`).
+`send_tools` (forced tool calls, for `ai_plan`).
 
 Each request has a connect and a read timeout and is tried again, after a short
 wait, when the failure may pass: a connection that failed, 429 and 5xx answers
@@ -328,10 +328,10 @@ def send(config: AiConfig, messages: Sequence[Message], schema: dict | None, tem
     return text
 
 
-# -- one tool call ----------------------------------------------------------------------------
+# -- tool calls -------------------------------------------------------------------------------
 #
-# The model is made to call one function whose parameters are a JSON schema;
-# its arguments come back as a JSON object.  Checked against the providers'
+# The model is made to call one (or one of several) functions whose parameters
+# are JSON schemas; their arguments come back as JSON objects.  Checked against the providers'
 # documentation (December 2026):
 #
 # - Ollama POST /api/chat (ollama.com/blog/tool-support, docs/api.md): "tools": [{"type":
@@ -340,10 +340,10 @@ def send(config: AiConfig, messages: Sequence[Message], schema: dict | None, tem
 #   call: the system prompt asks for it.
 # - OpenAI POST /v1/chat/completions (platform.openai.com/docs/guides/function-calling):
 #   the same "tools", plus "tool_choice": {"type": "function", "function": {"name"}} which
-#   forces that call; choices[0].message.tool_calls[].function.arguments is a JSON string.
+#   forces that call ("required" forces a call of any of several); choices[0].message.tool_calls[].function.arguments is a JSON string.
 # - Gemini generateContent (ai.google.dev/gemini-api/docs/function-calling): "tools":
 #   [{"functionDeclarations": [{"name", "description", "parameters"}]}], "toolConfig":
-#   {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": [name]}};
+#   {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": [names]}};
 #   candidates[0].content.parts[].functionCall {"name", "args"} with args an object.
 #   Its parameters take an OpenAPI subset of JSON schema: see `gemini_schema`.
 
@@ -402,24 +402,28 @@ def gemini_schema(schema: dict) -> dict:
     return walk(inline_refs(schema))
 
 
-def _tool_request(config: AiConfig, messages: Sequence[Message], tool: Mapping[str, Any],
+def _tool_request(config: AiConfig, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]],
                   temperature: float) -> tuple[str, dict, dict]:
     build, _ = _WIRE[config.provider]
     path, headers, body = build(config, messages, None, temperature)
-    declaration = {"name": tool["name"], "description": tool["description"], "parameters": tool["parameters"]}
+    declarations = [{"name": tool["name"], "description": tool["description"], "parameters": tool["parameters"]}
+                    for tool in tools]
+    names = [tool["name"] for tool in tools]
     if config.provider == "gemini":
         body["tools"] = [{"functionDeclarations": [{**declaration,
-                                                     "parameters": gemini_schema(tool["parameters"])}]}]
-        body["toolConfig"] = {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": [tool["name"]]}}
+                                                     "parameters": gemini_schema(declaration["parameters"])}
+                                                    for declaration in declarations]}]
+        body["toolConfig"] = {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": names}}
     else:
-        body["tools"] = [{"type": "function", "function": declaration}]
+        body["tools"] = [{"type": "function", "function": declaration} for declaration in declarations]
         if config.provider == "ollama":      # the tool's schema takes room in the context window too
             size = sum(len(m["content"]) for m in messages) + len(json.dumps(body["tools"]))
             estimate = size // _CHARS_PER_TOKEN + _ANSWER_TOKENS
             if estimate > _OLLAMA_SMALL_CONTEXT:
                 body["options"]["num_ctx"] = min(_OLLAMA_MAX_CONTEXT, 1 << (estimate - 1).bit_length())
-        if config.provider == "openai":
-            body["tool_choice"] = {"type": "function", "function": {"name": tool["name"]}}
+        if config.provider == "openai":   # one tool: force it; several: force a call of any of them
+            body["tool_choice"] = ({"type": "function", "function": {"name": names[0]}} if len(names) == 1
+                                   else "required")
     return path, headers, body
 
 
@@ -438,6 +442,18 @@ def _tool_arguments(provider: str, answer: Any, name: str) -> Any:
     arguments = next((call.get("arguments") for call in calls if call.get("name") == name), None)
     if arguments is None and isinstance(message.get("content"), str):
         arguments = _call_in_text(message["content"], name)
+    return arguments
+
+
+def _object_arguments(arguments: Any, name: str) -> dict:
+    """A call's arguments as an object (OpenAI sends them as JSON text); AiAnswerError otherwise."""
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments)
+        except (ValueError, RecursionError):
+            raise AiAnswerError(f"the arguments of {name} are not JSON") from None
+    if not isinstance(arguments, dict):
+        raise AiAnswerError(f"the arguments of {name} are not a JSON object")
     return arguments
 
 
@@ -464,7 +480,17 @@ def send_tool(config: AiConfig, messages: Sequence[Message], tool: Mapping[str, 
     Raises AiError; AiAnswerError when the model made no such call or its arguments are not a
     JSON object.
     """
-    path, headers, body = _tool_request(config, messages, tool, temperature)
+    return send_tools(config, messages, [tool], temperature)[tool["name"]]
+
+
+def send_tools(config: AiConfig, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]],
+               temperature: float) -> dict[str, dict]:
+    """The arguments of each of `tools` the model called, by name (its first call of each).
+
+    The model must call at least one.  Raises AiError; AiAnswerError when it called none, or
+    a call's arguments are not a JSON object.
+    """
+    path, headers, body = _tool_request(config, messages, tools, temperature)
     try:
         answer = _exchange(config, path, headers, body)
     except AiError as error:
@@ -475,16 +501,10 @@ def send_tool(config: AiConfig, messages: Sequence[Message], tool: Mapping[str, 
         log.info("%s; asking again with tool_choice 'required'", error)
         answer = _exchange(config, path, headers, {**body, "tool_choice": "required"})
     try:
-        arguments = _tool_arguments(config.provider, answer, tool["name"])
+        called = {tool["name"]: _tool_arguments(config.provider, answer, tool["name"]) for tool in tools}
     except (KeyError, IndexError, TypeError, AttributeError):
         raise AiError(f"{config.label} sent an answer of an unexpected shape") from None
-    if arguments is None:
-        raise AiAnswerError(f"the model answered without calling {tool['name']}")
-    if isinstance(arguments, str):          # OpenAI sends the arguments as JSON text
-        try:
-            arguments = json.loads(arguments)
-        except (ValueError, RecursionError):
-            raise AiAnswerError(f"the arguments of {tool['name']} are not JSON") from None
-    if not isinstance(arguments, dict):
-        raise AiAnswerError(f"the arguments of {tool['name']} are not a JSON object")
-    return arguments
+    called = {name: arguments for name, arguments in called.items() if arguments is not None}
+    if not called:
+        raise AiAnswerError("the model answered without calling " + " or ".join(t["name"] for t in tools))
+    return {name: _object_arguments(arguments, name) for name, arguments in called.items()}

@@ -8,10 +8,15 @@ Routes and their errors:
                      "ai": {"provider", "url", "model", "api_key"} | null (this request only: an AI
                      other than the one on the Settings page; never stored, logged or sent back)}
                     200 {"plan": the plan (Plan as JSON, send it back as previous_plan to refine it),
-                    "description": the plan in words, "answer": {"tracks": [track + "score"] (best
-                    first, lower is closer), "held": [conditions every song meets, in words],
+                    "description": the plan in words, "answer": {"tracks": [track + "score"] (in playing
+                    order, see "order"; a lower score fits the plan better), "held": [conditions every song meets, in words],
                     "relaxed": [conditions some songs miss, with how many], "unresolved": [song texts
-                    nothing in the library answered]}, "mode": "ai" | "no-ai", "note": why the AI
+                    nothing in the library answered; each track has "why": the conditions it
+                    misses, how it follows the song before], "sql": null | {"query": the plan's SQL as it ran,
+                    "rows": how many songs it picked (null when it could not run), "error": why not}},
+                    "order": {"order", "shape", "mean", "worst", "artist_repeats"} (how the songs are
+                    ordered: "order" and "shape" in the body choose, as on the other pages),
+                    "mode": "ai" | "no-ai", "note": why the AI
                     was not used (null when it was, or when none is set), "repaired": [what was
                     fixed in the AI's plan]}
                     400 malformed body (message empty or too long, an invalid previous plan or AI);
@@ -20,7 +25,10 @@ Routes and their errors:
                     GET answers 405.
 
 With an AI set (Settings page, or "ai" in the request), the model fills the plan through tool
-calling (ai_plan.py); without one, or when it fails, the deterministic reader
+calling (ai_plan.py), and may add one SQL query over the view chat_tracks
+(db/chat_sql.py: checked, then run read-only under a role that can read
+nothing else; only the ids it picks reach the answer); without one, or when
+it fails, the deterministic reader
 (similarity/request_reader.py) does, and "note" says why.  A request waits for the AI at most
 AI_WAIT_SECONDS, whatever the provider's own timeouts and retries: then the reader answers and
 the AI's late answer is dropped, so a slow model never holds a web thread longer.
@@ -40,6 +48,7 @@ from api_contract import Anything, Strict, answers, spec
 from api_errors import api_error
 from auth.policy import ADMIN
 from config import AI_PROVIDERS, ConfigError
+from similarity import craft, ordering
 from similarity import plan as plans
 from similarity import request_reader
 
@@ -64,6 +73,8 @@ class ChatBody(Strict):
                                   examples=["calm piano for a rainy evening, nothing with vocals"])]
     previous_plan: plans.Plan | None = Field(None, description="the plan of the answer this message refines")
     ai: ChatAi | None = Field(None, description="an AI for this request only (not saved)")
+    order: craft.Order = Field("smooth", description="smooth: ordered to flow (similarity/craft.py); ranked: best first")
+    shape: ordering.Shape = Field("steady", description="the energy along a smooth order")
 
 
 def _ai_config(chosen: ChatAi | None) -> AiConfig:
@@ -96,7 +107,12 @@ def _plan_for(message: str, previous: plans.Plan | None, config: AiConfig) -> ai
 
 @bp.get("/chat")
 def chat_page():
-    return render_template("chat.html", max_chars=MAX_MESSAGE_CHARS)
+    try:
+        configured = AiConfig.from_settings()
+    except ConfigError:
+        configured = None
+    label = configured.label if configured is not None and configured.enabled else None
+    return render_template("chat.html", max_chars=MAX_MESSAGE_CHARS, ai_label=label)
 
 
 @bp.post("/api/chat")
@@ -112,8 +128,27 @@ def chat_api():
     index = current_app.extensions["sonarium.index"].require()   # 503 without one
     outcome = _plan_for(body.message, body.previous_plan, config)
     plan = outcome.plan
-    result = plans.execute(plan, index).as_json()
+    result = plans.execute(plan, index)
+    answer = result.as_json()
+    answer["tracks"], order = _in_order(index, result, body)
     return jsonify({"plan": plan.model_dump(mode="json"), "description": plans.describe(plan),
-                    "answer": {key: result[key] for key in ("tracks", "held", "relaxed", "unresolved")},
-                    "mode": "ai" if outcome.used_ai else "no-ai", "note": outcome.note,
+                    "answer": {key: answer[key] for key in ("tracks", "held", "relaxed", "unresolved", "sql")},
+                    "order": order, "mode": "ai" if outcome.used_ai else "no-ai", "note": outcome.note,
                     "repaired": outcome.repaired})
+
+
+def _in_order(index, result: plans.PlanResult, body: ChatBody) -> tuple[list[dict], dict]:
+    """The answer's songs in playing order, each with its score and why it is there (first the
+    conditions it misses), and the order's summary."""
+    tracks = [track for track, _ in result.tracks]
+    scores = {track.id: score for track, score in result.tracks}
+    missed = {track.id: words for (track, _), words in zip(result.tracks, result.missed)}
+    crafted = craft.craft(index, tracks, [None] * len(tracks), reference=result.near,
+                          relevance=[scores[t.id] for t in tracks], order=body.order, shape=body.shape)
+    shown = []
+    for track, why in zip(crafted.tracks, crafted.why):
+        misses = missed[track.id]
+        fits = "misses " + "; ".join(misses) if misses else "meets every condition"
+        why = {**why, "misses": misses, "text": " · ".join(part for part in (fits, why["text"]) if part)}
+        shown.append(track.as_json(score=round(scores[track.id], 4), why=why))
+    return shown, crafted.seams

@@ -4,9 +4,12 @@ Routes and their errors:
 - GET /similarity          the page: pick a song, list the most similar ones, save them as a playlist
 - GET /path                the page: pick two songs, list a path between them, save it as a playlist
 - GET /api/similar_tracks  item_id=ID, or title=T (&artist=A); n=1..500 (default 25);
-                           max_per_artist=1.. (optional)
-                           200 {"seed": track, "tracks": [track + "distance"], "index_version",
-                                "excluded": {"duplicates": n, "artist_cap": n}}
+                           max_per_artist=1.. (optional); order=smooth|ranked (default smooth: the
+                           list ordered to flow from the seed, similarity/craft.py; ranked: closest
+                           first); shape=steady|rising|arc (the energy along a smooth order)
+                           200 {"seed": track, "tracks": [track + "distance" + "why"], "index_version",
+                                "excluded": {"duplicates": n, "artist_cap": n},
+                                "order": {"order", "shape", "mean", "worst", "artist_repeats"}}
                            400 no seed given, n or max_per_artist not an integer in range (the query
                            is declared in SimilarQuery and checked by api_contract);
                            404 unknown seed, or a seed not in the index yet; 503 no index loaded
@@ -29,7 +32,7 @@ from pydantic import BaseModel, Field
 
 from api_contract import Anything, answers, spec
 from api_errors import api_error
-from similarity import catalog, neighbours, path
+from similarity import catalog, craft, neighbours, ordering, path
 from similarity.catalog import TrackInfo
 from similarity.index import TrackIndex
 
@@ -44,6 +47,8 @@ class SimilarQuery(BaseModel):
     artist: Name = None
     n: Annotated[int, Field(ge=neighbours.MIN_N, le=neighbours.MAX_N)] = neighbours.DEFAULT_N
     max_per_artist: Annotated[int, Field(ge=1, le=1000)] | None = None
+    order: craft.Order = "smooth"
+    shape: ordering.Shape = "steady"
 
 
 class PathQuery(BaseModel):
@@ -113,11 +118,14 @@ def similar_tracks():
     index = _index()
     seed = _seed(index, query, "", "seed song")
     result = neighbours.similar_tracks(index, seed, query.n, query.max_per_artist)
+    crafted = craft.craft(index, [t for t, _ in result.tracks], [d for _, d in result.tracks], reference=[seed],
+                          lead=seed, order=query.order, shape=query.shape)
     return jsonify({
         "seed": seed.as_json(),
-        "tracks": [track.as_json(distance=round(distance, 4)) for track, distance in result.tracks],
+        "tracks": crafted.as_json(),
         "index_version": index.version,
         "excluded": {"duplicates": result.duplicates, "artist_cap": result.artist_cap},
+        "order": crafted.seams,
     })
 
 

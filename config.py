@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 from urllib.parse import quote, urlsplit
 
+from analysis.labels import MSD_LABELS, MTT_LABELS
+
 
 class ConfigError(ValueError):
     """A setting is missing or malformed; the message names the variable."""
@@ -94,6 +96,30 @@ def _name_suffix(raw: str) -> str:
     if len(raw) > 20 or not raw.isprintable():
         raise ValueError("up to 20 printable characters, or none")
     return "" if raw.strip().lower() == "none" else raw
+
+
+_MAX_LIST_ITEMS = 50
+
+
+def _word_list(raw: str) -> tuple[str, ...]:
+    """Comma-separated words or phrases (case ignored); empty or "none" for none."""
+    words = tuple(dict.fromkeys(part.strip().casefold() for part in raw.split(",") if part.strip()))
+    if words == ("none",):
+        return ()
+    if len(words) > _MAX_LIST_ITEMS or any(len(word) > 100 or not word.isprintable() for word in words):
+        raise ValueError(f"up to {_MAX_LIST_ITEMS} words or phrases separated by commas, each at most 100 characters")
+    return words
+
+
+def _tag_list(raw: str) -> tuple[str, ...]:
+    """Comma-separated tags of the analysis vocabularies (case ignored), in their own spelling."""
+    known = {tag.casefold(): tag for tag in (*MSD_LABELS, *MTT_LABELS)}
+    tags = _word_list(raw)
+    unknown = [tag for tag in tags if tag not in known]
+    if unknown:
+        raise ValueError(f"tags of the analysis vocabularies separated by commas (unknown: {', '.join(unknown[:5])}); "
+                         "the vocabularies are listed in analysis/labels.py")
+    return tuple(known[tag] for tag in tags)
 
 
 def _http_url(raw: str) -> str:
@@ -193,6 +219,18 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("CLUSTERING_NAME_SUFFIX", _name_suffix, " (auto)",
              "Added to the names of new automatic playlists, so they are told apart from yours on the media "
              "server (none: no suffix); a playlist kept from an earlier run keeps its name.", editable=True),
+    Variable("PLAYLIST_MIN_SECONDS", _integer(0, 3600), "30",
+             "Songs shorter than this many seconds (jingles, test tones) never enter a generated playlist "
+             "(0: no limit).", editable=True),
+    Variable("PLAYLIST_MAX_SECONDS", _integer(0, 86400), "1800",
+             "Songs longer than this many seconds (DJ mixes, audiobook chapters) never enter a generated "
+             "playlist (0: no limit).", editable=True),
+    Variable("PLAYLIST_EXCLUDE_WORDS", _word_list, "",
+             "Words or phrases, separated by commas: a song whose title, artist, album or (local files) folder "
+             "holds one never enters a generated playlist, e.g. audiobook, podcast, test tone.", editable=True),
+    Variable("PLAYLIST_EXCLUDE_TAGS", _tag_list, "",
+             "Analysis tags, separated by commas: a song the analysis tags with one never enters a generated "
+             "playlist, e.g. opera, choral.", editable=True),
     Variable("WEB_HOST", _text, "127.0.0.1", "Address the web server listens on."),
     Variable("WEB_PORT", _integer(1, 65535), "8000", "Port the web server listens on."),
     Variable("ALLOWED_HOSTS", _host_list, None,
@@ -256,7 +294,8 @@ _REQUIRED_FOR_PROVIDER = {
 # shown in a section of their own because the library scan reads MUSIC_DIR too.
 FOLDER_VARIABLES = ("MUSIC_DIR", "PLAYLIST_DIR", "LOCAL_PLAY_LOG")
 AI_VARIABLES = ("AI_PROVIDER", "AI_URL", "AI_MODEL", "AI_API_KEY")
-PLAYLIST_VARIABLES = ("CLUSTERING_NAME_SUFFIX",)
+PLAYLIST_VARIABLES = ("PLAYLIST_MIN_SECONDS", "PLAYLIST_MAX_SECONDS", "PLAYLIST_EXCLUDE_WORDS",
+                      "PLAYLIST_EXCLUDE_TAGS", "CLUSTERING_NAME_SUFFIX")
 PROVIDER_VARIABLES = {
     "local": (),
     "navidrome": ("NAVIDROME_URL", "NAVIDROME_USER", "NAVIDROME_PASSWORD", "NAVIDROME_AUTH"),

@@ -53,3 +53,8 @@ MEL_BANDS = 96
 
 #: Where the committed ONNX files, their SHA256SUMS and the musicnn licence live.
 MODELS_DIR: Path = Path(__file__).resolve().parent / "models"
+
+#: A tag probability at or above this counts as the track having the tag (the chat's conditions,
+#: playlist exclusions, the tags a song is said to share); at or below TAG_ABSENT, as not having it.
+TAG_PRESENT = 0.3
+TAG_ABSENT = 0.2

@@ -66,23 +66,42 @@ def track_vector(path: Path, cache: Path, reencoded: bool = False) -> np.ndarray
     return vector
 
 
-def fill_database(corpus: Path, entries: list[tuple[str, Path]], vectors: list[np.ndarray]) -> list[int]:
-    """Insert the corpus as analysed local tracks 1..n with their embeddings; the track ids, in order."""
-    from db.models import Embedding, Track
+def fill_database(corpus: Path, entries: list[tuple[str, Path]], vectors: list[np.ndarray],
+                  analyses: list[dict[str, np.ndarray]] | None = None) -> list[int]:
+    """Insert the corpus as analysed local tracks 1..n with their embeddings; the track ids, in order.
+
+    Titles, artists, albums, years and durations are read from the files as the local provider
+    lists them.  `analyses` (bench/clustering.py's `track_analysis`, one per entry) also stores
+    each track's tags, moods, tempo and energy, for what filters on them (the chat's plans).
+    """
+    import mutagen
+    from db.models import MOOD_COLUMNS, Embedding, Track, TrackTags
     from db.session import session_scope
-    from mediaserver.local import read_tags
+    from mediaserver.local import _number, read_tags
     now = dt.datetime.now(dt.timezone.utc)
     ids = list(range(1, len(entries) + 1))
     with session_scope() as session:
-        for track_id, (_, file) in zip(ids, entries):
+        for number, (track_id, (_, file)) in enumerate(zip(ids, entries)):
             tags = read_tags(file)
+            audio = mutagen.File(file)
+            analysed = {}
+            if analyses is not None:
+                found = analyses[number]
+                analysed = {"tempo_bpm": None if np.isnan(found["tempo"]) else float(found["tempo"]),
+                            "energy": float(found["energy"]),
+                            **{mood: float(score) for mood, score in zip(MOOD_COLUMNS, found["moods"])}}
             session.add(Track(id=track_id, provider="local", item_id=str(file.relative_to(corpus)),
                               title=tags.get("title") or file.stem, artist=tags.get("artist"),
-                              album=tags.get("album") or file.parent.name,
-                              analysis_version=features.analysis_version(), analyzed_at=now, seen_at=now))
-        session.flush()   # the tracks first: embeddings refer to them
+                              album=tags.get("album") or file.parent.name, year=_number(tags.get("date")),
+                              duration_s=float(audio.info.length) if audio is not None else None,
+                              analysis_version=features.analysis_version(), analyzed_at=now, seen_at=now,
+                              **analysed))
+        session.flush()   # the tracks first: embeddings and tags refer to them
         session.add_all(Embedding(track_id=track_id, model=features.VECTOR_MODEL, dim=vector.size,
                                   vector=vector.astype("<f4").tobytes()) for track_id, vector in zip(ids, vectors))
+        for track_id, found in zip(ids, analyses or []):
+            session.add_all([TrackTags(track_id=track_id, vocabulary="msd", scores=found["msd"].tolist()),
+                             TrackTags(track_id=track_id, vocabulary="mtt", scores=found["mtt"].tolist())])
     return ids
 
 

@@ -64,8 +64,14 @@ def song_key(title: str | None, artist: str | None) -> str:
     "Song (Live)", "Song - 2011 Remaster" and "SONG" by "Artist feat. X" all give one key.
     """
     bare_title = _QUALIFIER.sub("", (title or "").casefold()) or (title or "")
+    return f"{_plain(bare_title)}\t{artist_key(artist)}"
+
+
+@functools.lru_cache(maxsize=50_000)
+def artist_key(artist: str | None) -> str:
+    """An artist's name folded as song_key folds it ("Artist feat. X" -> "artist"); "" when unknown."""
     bare_artist = _QUALIFIER.sub("", (artist or "").casefold()) or (artist or "")
-    return f"{_plain(bare_title)}\t{_plain(bare_artist)}"
+    return _plain(bare_artist)
 
 
 _COLUMNS = (Track.id, Track.item_id, Track.provider, Track.title, Track.artist, Track.album, Track.duration_s)

@@ -48,6 +48,8 @@ class TrackIndex:
     deleted: int
     #: catalog.Names of the indexed tracks, when the holder loaded them (the web process does)
     names: Any = None
+    #: tracks the playlist rules keep out of every answer of `nearest` (similarity.exclusions)
+    excluded: frozenset[int] = frozenset()
 
     @property
     def size(self) -> int:
@@ -63,14 +65,20 @@ class TrackIndex:
     def nearest(self, point: np.ndarray, k: int = 10, exclude: set[int] | None = None) -> list[tuple[int, float]]:
         """Nearest tracks to a point of the index space (a standardized vector, any length).
 
-        Returns [(track id, cosine distance in 0..2)], closest first, without `exclude`.
+        Returns [(track id, cosine distance in 0..2)], closest first, without `exclude` nor the
+        tracks in `excluded`.  The search widens (doubling) until it has k or has read everything,
+        so a large `excluded` costs only where it bites.
         """
         exclude = exclude or set()
         wanted = min(k + len(exclude), self.size)
-        if wanted <= 0:
-            return []
-        ids, distances = self.index.query(point, k=wanted, query_ef=max(EF_SEARCH, wanted))
-        return [(int(i), float(d)) for i, d in zip(ids, distances) if int(i) not in exclude][:k]
+        while wanted > 0:
+            ids, distances = self.index.query(point, k=wanted, query_ef=max(EF_SEARCH, wanted))
+            found = [(int(i), float(d)) for i, d in zip(ids, distances)
+                     if int(i) not in exclude and int(i) not in self.excluded]
+            if len(found) >= k or wanted >= self.size:
+                return found[:k]
+            wanted = min(2 * wanted, self.size)
+        return []
 
     def __contains__(self, track_id: int) -> bool:
         try:

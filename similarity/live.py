@@ -12,8 +12,9 @@ import logging
 import threading
 from typing import Any, Sequence
 
+from config import ConfigError
 from db import blobs
-from similarity import catalog
+from similarity import catalog, exclusions
 from similarity import index as track_index
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ class NoIndex(LookupError):
 class LiveIndex:
     def __init__(self):
         self._current: track_index.TrackIndex | None = None
+        self._rules: exclusions.Rules | None = None       # the rules `_current.excluded` answers
         self._error: str | None = None
         self._refresh_lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -51,11 +53,13 @@ class LiveIndex:
                 info = blobs.latest_blob_info(track_index.INDEX_NAME)
                 held = self._current.version if self._current else None
                 if info is None or info["version"] == held:
+                    self._exclude(self._current, reload=False)
                     self._error = None
                     return False
                 fresh = track_index.load()
                 if fresh is not None:
                     fresh.names = catalog.Names.load([int(i) for i in fresh.index.ids])
+                    self._exclude(fresh, reload=True)
                 self._current = fresh
                 self._error = None
                 log.info("similarity index v%s loaded (%s tracks)", fresh.version if fresh else None,
@@ -65,6 +69,22 @@ class LiveIndex:
                 self._error = f"{type(error).__name__}: {error}"[:300]
                 log.warning("index reload failed: %s", self._error)
                 return False
+
+    def _exclude(self, index: track_index.TrackIndex | None, reload: bool) -> None:
+        """Set `index.excluded` when the playlist rules changed, or for a newly loaded index."""
+        if index is None:
+            return
+        try:
+            rules = exclusions.current_rules()
+        except ConfigError as error:   # a bad saved setting: keep the rules in force, say why
+            log.warning("playlist exclusions unchanged: %s", error)
+            rules = self._rules or exclusions.Rules()
+        if reload or rules != self._rules:
+            index.excluded = exclusions.excluded_ids(rules)
+            self._rules = rules
+            if index.excluded:
+                log.info("%d tracks kept out of generated playlists (%s)", len(index.excluded),
+                         "; ".join(rules.describe()))
 
     def start(self, every: float, also: Sequence[Any] = ()) -> None:
         """Refresh every `every` seconds on a thread, and each of `also` (anything with refresh()) after it."""
@@ -84,7 +104,8 @@ class LiveIndex:
         current = self._current
         report: dict[str, Any] = {"ok": self._error is None, "loaded": current is not None}
         if current is not None:
-            report.update(version=current.version, size=current.size, deleted=current.deleted)
+            report.update(version=current.version, size=current.size, deleted=current.deleted,
+                          excluded=len(current.excluded))
         else:
             report["reason"] = NO_INDEX
         if self._error:

@@ -17,6 +17,9 @@ reader (similarity.request_reader) does.  The plan is a strict pydantic model
    and orders by their sum, so the database hands back the POOL closest
    tracks however many conditions there are (with near songs the pool is the
    index's neighbours of their centroid instead, passed as one bound array).
+   A plan's SQL query (`sql`, written by a model through the chat's SQL tool)
+   is run by db.chat_sql under its guards; only the ids it returns are used,
+   as one more condition ("picked by the SQL query"), their order kept.
 3. Near and away songs score as alchemy does (similarity.alchemy): cosine
    distance to the near-centroid adds to the score; a track "like the away
    songs" (closer to their centroid than min(SUBTRACT_RATIO x its distance to
@@ -41,13 +44,14 @@ import re
 from typing import Annotated, Literal, Sequence
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import (BigInteger, ColumnElement, Float, Select, and_, any_, bindparam, case, func, literal,
                         not_, or_, select)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import aliased
 
-from analysis.labels import MSD_LABELS, MTT_LABELS
+from analysis.labels import MSD_LABELS, MTT_LABELS, TAG_ABSENT, TAG_PRESENT
+from db import chat_sql
 from db.models import KEYS, MOOD_COLUMNS, SCALES, Embedding, Track, TrackTags
 from db.search import contains, fold
 from db.session import read
@@ -71,12 +75,12 @@ MAX_LIST = 20            # tags, artists or songs in one list of a plan
 POOL = 1500              # candidates the database ranks and returns, at most
 NEAR_POOL_FACTOR = 10    # with near songs: index neighbours read per song wanted...
 MIN_NEAR_POOL = 500      # ...and at least this many
-TAG_PRESENT = 0.3        # a tag probability at or above this counts as the track having it
-TAG_ABSENT = 0.2         # at or below this, as not having it
 MOOD_PREFERRED = 0.5     # "more <mood>" holds at or above this score, "less" at or below 1 minus it
 UNKNOWN_MISS = 0.5       # the miss of a condition on a value the track lacks (no year, no tempo)
 NEAR_WEIGHT = 1.0        # score per unit of cosine distance to the near-centroid
 #: How far outside a range counts as a full miss, in each condition's unit.
+SQL_ORDER_WEIGHT = 0.05  # score added along the SQL query's own order (first row 0, last row almost this)
+MAX_SQL_CHARS = 4000
 TOLERANCE = {"tempo": 40.0, "energy": 0.3, "mood": 0.3, "year": 10.0, "duration": 120.0}
 
 _STRICT = ConfigDict(strict=True, extra="forbid")
@@ -162,6 +166,8 @@ class Plan(BaseModel):
     near : songs to be near (item ids, "title by artist", or search text)
     away : songs to move away from (same forms)
     size : songs wanted (1..200); max_per_artist : most songs any one artist may have
+    sql : one SELECT over the view chat_tracks returning track ids in a column `id` (db/chat_sql.py),
+        for what the other fields cannot say; checked here, stored as the checker writes it back
     """
 
     model_config = _STRICT
@@ -180,6 +186,17 @@ class Plan(BaseModel):
     away: Annotated[list[_Text], Field(max_length=MAX_LIST)] = []
     size: Annotated[int, Field(ge=1, le=MAX_SIZE)] = DEFAULT_SIZE
     max_per_artist: Annotated[int, Field(ge=1, le=MAX_SIZE)] | None = None
+    sql: Annotated[str, Field(min_length=1, max_length=MAX_SQL_CHARS)] | None = None
+
+    @field_validator("sql")
+    @classmethod
+    def _safe_query(cls, sql: str | None) -> str | None:
+        if sql is None:
+            return None
+        try:
+            return chat_sql.check_track_query(sql)
+        except chat_sql.UnsafeQuery as error:
+            raise ValueError(f"the SQL query was refused: {error}") from None
 
     @model_validator(mode="after")
     def _consistent(self) -> "Plan":
@@ -206,12 +223,14 @@ class PlanResult:
     unresolved: list[str]          # near/away texts no analysed, indexed song answered
     duplicates: int                # candidates left out as another recording of a kept song
     artist_capped: int             # candidates left out because their artist was full
+    sql: dict | None = None        # {"query", "rows": ids it picked or None, "error": why it did not run}
+    missed: list[list[str]] = dataclasses.field(default_factory=list)   # per track, the conditions it misses
 
     def as_json(self) -> dict:
         return {"tracks": [t.as_json(score=round(s, 4)) for t, s in self.tracks], "held": self.held,
                 "relaxed": self.relaxed, "near": [t.as_json() for t in self.near],
                 "away": [t.as_json() for t in self.away], "unresolved": self.unresolved,
-                "duplicates": self.duplicates, "artist_capped": self.artist_capped}
+                "duplicates": self.duplicates, "artist_capped": self.artist_capped, "sql": self.sql}
 
 
 # ---------------------------------------------------------------- the plan in words
@@ -242,7 +261,8 @@ def _duration(seconds: float) -> str:
 
 def _conditions_in_words(plan: Plan) -> list[tuple[str, str]]:
     """(kind, words) of every soft condition, in the order `_conditions` builds them."""
-    words = [("tag", f"tagged {t!r}") for t in plan.include_tags]
+    words = [("sql", "picked by the SQL query")] if plan.sql else []
+    words += [("tag", f"tagged {t!r}") for t in plan.include_tags]
     words += [("tag", f"not tagged {t!r}") for t in plan.exclude_tags]
     words += [("mood", _mood_words(m)) for m in plan.moods]
     if plan.tempo:
@@ -305,11 +325,16 @@ def _tag_probability(tag: str, msd, mtt) -> ColumnElement:
     return values[0] if len(values) == 1 else func.greatest(*values)
 
 
-def _conditions(plan: Plan, msd, mtt) -> list[_Condition]:
+def _conditions(plan: Plan, msd, mtt, sql_ids: Sequence[int] | None) -> list[_Condition]:
     words = iter(w for _, w in _conditions_in_words(plan))
     found: list[_Condition] = []
     one = literal(1.0, Float)
     zero = literal(0.0, Float)
+    if plan.sql:
+        picked_words = next(words)
+        if sql_ids is not None:   # None: the query could not run, so it is no condition at all
+            picked = Track.id == any_(bindparam("sql_ids", list(sql_ids), type_=ARRAY(BigInteger)))
+            found.append(_Condition(picked_words, case((picked, zero), else_=one)))
     for tag in plan.include_tags:
         p = _tag_probability(tag, msd, mtt)
         found.append(_Condition(next(words), func.greatest(zero, literal(TAG_PRESENT, Float) - p)
@@ -346,8 +371,8 @@ def _conditions(plan: Plan, msd, mtt) -> list[_Condition]:
     return found
 
 
-def candidate_query(plan: Plan, track_ids: Sequence[int] | None = None,
-                    leave_out: Sequence[int] = ()) -> tuple[Select, list[str], list[float]]:
+def candidate_query(plan: Plan, track_ids: Sequence[int] | None = None, leave_out: Sequence[int] = (),
+                    sql_ids: Sequence[int] | None = None) -> tuple[Select, list[str], list[float]]:
     """The candidate SELECT: track columns, one miss column per condition (m0, m1...) and their sum.
 
     Parameters
@@ -355,13 +380,14 @@ def candidate_query(plan: Plan, track_ids: Sequence[int] | None = None,
     plan : the plan (every value reaches the SQL as a bound parameter)
     track_ids : only these tracks (the near songs' index neighbours), or None for the whole library
     leave_out : track ids never to return (the plan's own near and away songs)
+    sql_ids : the ids the plan's SQL query picked (None when it has none or it could not run)
 
     Returns
     -------
     (statement, the conditions in words, the miss at or below which each holds)
     """
     msd, mtt = aliased(TrackTags), aliased(TrackTags)
-    conditions = _conditions(plan, msd, mtt)
+    conditions = _conditions(plan, msd, mtt, sql_ids)
     misses = [c.miss.label(f"m{i}") for i, c in enumerate(conditions)]
     total = sum((c.miss for c in conditions), literal(0.0, Float)) if conditions else literal(0.0, Float)
     statement = (
@@ -435,17 +461,22 @@ def execute(plan: Plan, index: TrackIndex) -> PlanResult:
     if near_centre is not None and float(np.linalg.norm(near_centre)) < 1e-6:
         near_centre = None        # the near songs cancel out: no direction to look in
 
+    sql_ids, sql = _run_query(plan)
     pool_ids = None
     if near_centre is not None:
         wanted = max(NEAR_POOL_FACTOR * plan.size, MIN_NEAR_POOL)
         pool_ids = [i for i, _ in index.nearest(near_centre, wanted, exclude=set(given))]
-    statement, words, held_at = candidate_query(plan, pool_ids, given)
-    rows = [row for row in read(statement) if row.id in index]
+        pool_ids = list(dict.fromkeys([*pool_ids, *(sql_ids or ())]))
+    statement, words, held_at = candidate_query(plan, pool_ids, given, sql_ids)
+    rows = [row for row in read(statement) if row.id in index and row.id not in index.excluded]
     infos = [TrackInfo(*row[:7]) for row in rows]
     misses = np.array([[row[7 + i] for i in range(len(words))] for row in rows], np.float64).reshape(
         len(rows), len(words))
     points = index.unit_vectors([t.id for t in infos]).astype(np.float64)
     score = misses.sum(axis=1)
+    if sql_ids:   # keep the query's own order among the songs it picked
+        rank = {track_id: place / len(sql_ids) for place, track_id in enumerate(sql_ids)}
+        score = score + SQL_ORDER_WEIGHT * np.array([rank.get(t.id, 1.0) for t in infos])
     distance_near = np.zeros(len(rows))
     if near_centre is not None:
         distance_near = 1.0 - points @ near_centre
@@ -490,5 +521,21 @@ def execute(plan: Plan, index: TrackIndex) -> PlanResult:
             relaxed.append(f"{condition}: {missing} of {len(kept)} songs miss it")
         else:
             held.append(condition)
+    missed = [[condition for i, condition in enumerate(words) if misses[r, i] > held_at[i] + 1e-9] for r in kept]
     return PlanResult([(infos[r], float(score[r])) for r in kept], held, relaxed, near, away, unresolved,
-                      duplicates, capped)
+                      duplicates, capped, sql, missed)
+
+
+def _run_query(plan: Plan) -> tuple[list[int] | None, dict | None]:
+    """The ids the plan's SQL query picks, and what to tell about it; (None, None) without a query.
+
+    A query that cannot run (refused, timed out, the tool off) picks nothing and is no condition;
+    the error says why.
+    """
+    if not plan.sql:
+        return None, None
+    try:
+        ids = chat_sql.track_ids(plan.sql)
+    except (chat_sql.UnsafeQuery, chat_sql.QueryFailed) as error:
+        return None, {"query": plan.sql, "rows": None, "error": str(error)}
+    return ids, {"query": plan.sql, "rows": len(ids), "error": None}

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 #: Mood words -> (valence, arousal), each -1..1 (the circumplex model: valence is pleasant vs
 #: unpleasant, arousal is energetic vs calm), and the mood scores (db.models.MOOD_COLUMNS) they ask
-#: for.  The reader sums valence/arousal over the words (times intensifiers, sign flipped by a
-#: negation) into an energy range, and asks each listed mood for at least MOOD_MIN (at most
-#: MOOD_MAX when negated).
+#: for.  The reader sums valence/arousal over the words (times intensifiers; a negated word adds
+#: nothing: "not aggressive" is not a request for calm) into an energy range, and asks each listed
+#: mood for at least MOOD_MIN (at most MOOD_MAX when negated).
 MOOD_WORDS: dict[str, tuple[float, float, tuple[str, ...]]] = {
     # calm, low arousal
     "calm": (0.3, -0.8, ("relaxed",)), "calming": (0.3, -0.8, ("relaxed",)), "relax": (0.4, -0.7, ("relaxed",)),
@@ -47,6 +47,24 @@ MOOD_WORDS: dict[str, tuple[float, float, tuple[str, ...]]] = {
     "danceable": (0.6, 0.6, ("danceable",)), "dancing": (0.6, 0.7, ("danceable",)),
     "groovy": (0.6, 0.5, ("danceable",)), "dancefloor": (0.6, 0.7, ("danceable",)),
     "party": (0.7, 0.8, ("party",)), "club": (0.5, 0.8, ("party",)), "festive": (0.8, 0.6, ("party",)),
+    # dark and uneasy (no mood score says "fear": the nearest is sad, as for "dark")
+    "eerie": (-0.6, 0.1, ("sad",)), "spooky": (-0.5, 0.2, ("sad",)), "creepy": (-0.6, 0.2, ("sad",)),
+    "ominous": (-0.6, 0.2, ("sad",)), "sinister": (-0.7, 0.3, ("sad",)),
+    "mournful": (-0.9, -0.3, ("sad",)), "sorrowful": (-0.9, -0.3, ("sad",)), "tragic": (-0.9, -0.2, ("sad",)),
+    "tense": (-0.4, 0.6, ()), "suspenseful": (-0.4, 0.6, ()), "frantic": (-0.3, 0.9, ()),
+    "chaotic": (-0.4, 0.9, ()), "hectic": (-0.2, 0.8, ()),
+    # grand
+    "epic": (0.3, 0.8, ()), "heroic": (0.6, 0.7, ()), "triumphant": (0.7, 0.7, ()), "majestic": (0.5, 0.6, ()),
+    "dramatic": (-0.1, 0.6, ()),
+    # light-hearted, tender
+    "playful": (0.7, 0.4, ("happy",)), "whimsical": (0.7, 0.3, ("happy",)), "quirky": (0.6, 0.4, ("happy",)),
+    "silly": (0.7, 0.5, ("happy",)), "romantic": (0.5, -0.3, ("relaxed",)), "ethereal": (0.3, -0.6, ("relaxed",)),
+    "meditation": (0.3, -0.9, ("relaxed",)), "yoga": (0.4, -0.7, ("relaxed",)), "zen": (0.4, -0.8, ("relaxed",)),
+    "spa": (0.5, -0.8, ("relaxed",)), "dinner party": (0.5, -0.3, ("relaxed",)),
+    "breakup": (-0.8, -0.2, ("sad",)), "heartbreak": (-0.9, -0.2, ("sad",)),
+    # dance styles without a tag of their own
+    "latin": (0.7, 0.6, ("danceable",)), "salsa": (0.7, 0.7, ("danceable",)), "samba": (0.8, 0.7, ("danceable",)),
+    "reggaeton": (0.6, 0.7, ("danceable",)), "cumbia": (0.7, 0.6, ("danceable",)),
 }
 
 #: Comparatives that refine a plan (a follow-up, or "like X but darker"): mood -> "more"/"less",
@@ -86,10 +104,13 @@ INTENSIFIERS: dict[str, float] = {
     "kind of": 0.7, "kinda": 0.7, "mildly": 0.6,
 }
 
-#: Words that negate the next mood or tag phrase within NEGATION_REACH words (and, after it, one
-#: joined by "or"/"nor": "no piano or drums").
+#: Words and phrases that negate the next mood or tag phrase within NEGATION_REACH words, glue
+#: words (STOPWORDS) not counted (and, after it, one joined by "or"/"nor": "no piano or drums").
 NEGATIONS: tuple[str, ...] = ("not", "no", "never", "nothing", "without", "non", "isn't", "aren't", "don't",
-                              "dont", "avoid", "except", "minus", "zero")
+                              "dont", "avoid", "except", "minus", "zero", "anything but", "everything but",
+                              "anything except", "other than",
+                              # in a follow-up: "less electronic", "remove the piano"
+                              "less", "fewer", "remove", "drop", "skip")
 NEGATION_REACH = 3
 
 #: Mood score asked for by a mood word: at least this (scaled by intensity), at most MOOD_MAX when negated.
@@ -151,6 +172,21 @@ TAG_WORDS: dict[str, tuple[str, ...]] = {
     "techno": ("techno",), "electronica": ("electronica",), "electronic": ("electronic",),
     "drums": ("drums",), "beats": ("beats",), "weird": ("weird",), "experimental": ("experimental",),
     "sexy": ("sexy",), "catchy": ("catchy",), "beautiful": ("beautiful",),
+    "atmospheric": ("ambient",), "atmosphere": ("ambient",), "soundscape": ("ambient",),
+    "sci-fi": ("electronic", "synth"), "scifi": ("electronic", "synth"), "science fiction": ("electronic", "synth"),
+    "futuristic": ("electronic", "synth"), "arcade": ("electronic", "synth"), "industrial": ("electronic", "loud"),
+    "film score": ("classical", "strings"), "film music": ("classical", "strings"),
+    "movie": ("classical", "strings"), "flamenco": ("acoustic", "guitar"), "spanish guitar": ("acoustic", "guitar"),
+    "bossa nova": ("jazz", "acoustic"), "a cappella": ("vocals",), "acapella": ("vocals",),
+    "a capella": ("vocals",), "gospel": ("soul", "choir"), "grunge": ("alternative rock",),
+    "post-rock": ("rock", "instrumental"), "post rock": ("rock", "instrumental"),
+    "shoegaze": ("alternative", "indie rock"), "new wave": ("80s", "pop"), "lofi": ("chill", "beats"),
+    "lo-fi": ("chill", "beats"), "trip hop": ("electronic", "chillout"), "trip-hop": ("electronic", "chillout"),
+    "celtic": ("folk",), "irish": ("folk",), "ballad": ("slow", "soft"),
+    "trap": ("Hip-Hop", "beats"), "drill": ("Hip-Hop",), "grime": ("Hip-Hop", "electronic"),
+    "emo": ("alternative rock",), "k-pop": ("pop",), "kpop": ("pop",), "j-pop": ("pop",), "jpop": ("pop",),
+    "cantopop": ("pop",), "mandopop": ("pop",), "doo-wop": ("oldies",), "doo wop": ("oldies",),
+    "noise": ("experimental", "loud"), "noisy": ("loud",),
 }
 
 #: Asking for no singing: these tags are excluded (the MTT model's vocal tags and MSD's vocalists).
@@ -172,6 +208,7 @@ good nice great best new old bit little lot lots much many few all every each ot
 than then up down out over under about around between before after since until bpm per artist artists
 feel feeling vibe vibes mood moods sound sounds sounding style genre genres one two three four five
 drive driving car road trip home work office dinner cooking reading rainy sunday saturday friday
+listen listening hear hearing play playing put game games gaming anything everything hit hits baby
 """.split())
 
 #: Numbers written as words, for sizes and artist caps.

@@ -15,10 +15,15 @@ what it read out of the text so that no word counts twice:
 6. comparatives ("darker", "more upbeat", "slower"), tempo words ("slow",
    "fast"), duration words ("short");
 7. the remaining words one by one: mood words (valence/arousal and mood
-   scores, scaled by an intensifier before them: "very calm"; reversed by a
-   negation up to NEGATION_REACH words before: "not sad", "no piano"), tag
-   names and their other names, and any other word through a small text
-   embedding to its nearest tag, when it is near enough (EMBED_MIN).
+   scores, scaled by an intensifier before them: "very calm"), each word or
+   phrase negated by a negation up to NEGATION_REACH words before, glue words
+   not counted ("not sad", "no piano", "anything but country"), tag
+   names and their other names (a plural as its singular when only that is
+   known: "drones"), and any other word through a small text embedding to its
+   nearest tag, when it is near enough (EMBED_MIN).
+
+A tempo number outranks a tempo word in the same request ("slow, under 90 bpm"
+asks for at most 90).
 
 Every word list is data in similarity.request_lexicon.  A follow-up refines
 `previous`: lists grow (an exclusion removes the same tag from the inclusions
@@ -47,6 +52,7 @@ from similarity.plan import (TAGS, DurationRange, EnergyRange, MoodCondition, Pl
                              MAX_SIZE)
 
 NEAR_PER_ARTIST = 5        # "like <artist>": that many of their songs become near songs
+LONGER_NAME_WORDS = 6      # how many words past a cut "like" phrase an exact song name may run on
 EMBED_MIN = 0.3            # centred cosine similarity (-1..1) a free word needs to its nearest tag
 _YEAR = r"((?:19|20)\d\d)"
 _NUMBER = r"(\d{1,3}|" + "|".join(sorted(map(re.escape, lex.NUMBER_WORDS), key=len, reverse=True)) + ")"
@@ -119,11 +125,12 @@ def word_tag(word: str) -> str | None:
 
 # ---------------------------------------------------------------- songs and artists
 
-def catalog_songs(phrase: str) -> list[str]:
+def catalog_songs(phrase: str, exact: bool = False) -> list[str]:
     """Near-song texts ("Title by Artist") for a phrase naming a song or an artist; [] when none.
 
     An artist's name exactly (any case and accents) gives up to NEAR_PER_ARTIST of their songs;
-    "title by artist", an exact title, or the catalog search's best match gives one song.
+    "title by artist", an exact title, or (unless `exact`) the catalog search's best match gives
+    one song.
     """
     def named(track) -> str:
         return f"{track.title} by {track.artist}" if track.artist else (track.title or track.item_id)
@@ -141,7 +148,7 @@ def catalog_songs(phrase: str) -> list[str]:
     by_artist = [t for t in found if catalog.song_key("", t.artist).split("\t")[1] == plain]
     if by_artist:
         return [named(t) for t in by_artist[:NEAR_PER_ARTIST]]
-    return [named(found[0])] if found else []
+    return [named(found[0])] if found and not exact else []
 
 
 # ---------------------------------------------------------------- the reader
@@ -162,25 +169,48 @@ class _Reading:
         self.include_artists: list[str] = []
         self.exclude_artists: list[str] = []
 
-    def take(self, pattern: str, handle: Callable[[re.Match], None]) -> None:
-        """Every match of `pattern` (case-insensitive) is handled and then cut out of the text."""
+    def take(self, pattern: str, handle: Callable[[re.Match], int | None]) -> None:
+        """Every match of `pattern` (case-insensitive) is handled and then cut out of the text, up to
+        where the handler says it read (its return value), or to the match's end."""
         while True:
             match = re.search(pattern, self.rest, re.IGNORECASE)
             if match is None:
                 return
-            handle(match)
-            self.rest = self.rest[:match.start()] + " ; " + self.rest[match.end():]
+            end = handle(match) or match.end()
+            self.rest = self.rest[:match.start()] + " ; " + self.rest[end:]
 
     def tag(self, tag: str, negated: bool) -> None:
         (self.exclude_tags if negated else self.include_tags).append(tag)
 
 
-def _read_songs(r: _Reading, songs: Callable[[str], list[str]]) -> None:
+def _named(r: _Reading, m: re.Match, group: int, songs: Callable[..., list[str]]) -> tuple[list[str], int]:
+    """The song texts a "like"/"unlike" phrase names, and where in the text the name ends.
+
+    The phrase ends at the first word that usually starts another part of a request ("and",
+    "with", "for"...), which cuts titles like "Rock and Roll": the longest exact song or artist
+    name running on to the next break ([,;.!?]), at most LONGER_NAME_WORDS words further, wins.
+    """
+    phrase = m.group(group).strip()
+    words = len(phrase.split())
+    clause = re.match(r"\s*[^,;.!?]*", r.rest[m.start(group):]).group(0)
+    spans = [w.end() for w in re.finditer(r"\S+", clause)][words:words + LONGER_NAME_WORDS]
+    for end in reversed(spans):
+        longer = songs(clause[:end].strip(), exact=True)
+        if longer:
+            return longer, m.start(group) + end
+    return songs(phrase) or [phrase], m.end()
+
+
+def _read_songs(r: _Reading, songs: Callable[..., list[str]]) -> None:
     def away(m):
-        r.away.extend(songs(m.group(2).strip()) or [m.group(2).strip()])
+        found, end = _named(r, m, 2, songs)
+        r.away.extend(found)
+        return end
 
     def near(m):
-        r.near.extend(songs(m.group(1).strip()) or [m.group(1).strip()])
+        found, end = _named(r, m, 1, songs)
+        r.near.extend(found)
+        return end
     r.take(r"\b(unlike|not like|nothing like|away from|less like|different from)\s+(.+?)" + _END, away)
     r.take(r"(?<!\bi )(?<!\bi'd )(?<!\bwould )(?<!\bwe )(?<!\byou )"
            r"\b(?:sounds? like|songs? like|tracks? like|music like|more like|similar to|in the style of|like)"
@@ -283,7 +313,8 @@ def _read_fixed_phrases(r: _Reading) -> None:
         low, high = lex.TEMPO_WORDS[m.group(1).lower()]
         if negated:   # "not fast": below the fast floor; "not slow": above the slow ceiling
             low, high = (None, low) if low is not None else (high, None)
-        r.fields["tempo"] = _tempo(low, high)
+        # A number read earlier ("slow pieces under 90 bpm") is more precise than the word: it stays.
+        r.fields.setdefault("tempo", _tempo(low, high))
     r.take(r"(?:\b(?:not|no|nothing|never)\s+(?:too\s+|so\s+|very\s+)?)?" + _phrases(lex.TEMPO_WORDS), tempo)
 
     def duration(m):
@@ -293,6 +324,27 @@ def _read_fixed_phrases(r: _Reading) -> None:
 
 
 _WORD = re.compile(r"[;,.!?]|[\w&'#+-]+")
+
+
+def _singular(word: str) -> str:
+    """A plural's singular, the plain way ("drones" -> "drone"); other words unchanged."""
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "'s")) else word
+
+
+_BREAKS = (";", ",", ".", "!", "?", "but")   # where a negation and an intensifier stop
+
+
+def _negation_end(tokens: list[str], start: int) -> int:
+    """The last token a negation before `start` may cover: NEGATION_REACH words on, glue words not
+    counted ("I don't want anything with drums"), never past a break."""
+    counted = 0
+    for i in range(start, len(tokens)):
+        if tokens[i] in _BREAKS:
+            return i - 1
+        counted += tokens[i] not in lex.STOPWORDS
+        if counted == lex.NEGATION_REACH:
+            return i
+    return len(tokens) - 1
 
 
 def _read_words(r: _Reading, free_words: bool) -> None:
@@ -306,9 +358,10 @@ def _read_words(r: _Reading, free_words: bool) -> None:
             return True
         if phrase in lex.MOOD_WORDS:
             valence, arousal, moods = lex.MOOD_WORDS[phrase]
-            weight, sign = state["weight"], (-1.0 if negated else 1.0)
-            r.valence += sign * weight * valence
-            r.arousal += sign * weight * arousal
+            weight = state["weight"]
+            if not negated:   # "not aggressive" denies a mood; it does not ask for calm
+                r.valence += weight * valence
+                r.arousal += weight * arousal
             for mood in moods:
                 r.moods[mood] = (MoodCondition(mood=mood, max=lex.MOOD_MAX) if negated else MoodCondition(
                     mood=mood, min=round(min(0.85, max(0.3, lex.MOOD_MIN + 0.3 * (weight - 1))), 2)))
@@ -322,17 +375,20 @@ def _read_words(r: _Reading, free_words: bool) -> None:
     i = 0
     while i < len(tokens):
         token = tokens[i]
-        if token in (";", ",", ".", "!", "?", "but"):
+        if token in _BREAKS:
             state.update(negated_until=-1, weight=1.0)
             i += 1
             continue
-        if token in lex.NEGATIONS:
-            state["negated_until"] = i + lex.NEGATION_REACH
-            i += 1
+        negation = next((n for n in (2, 1) if " ".join(tokens[i:i + n]) in lex.NEGATIONS), 0)
+        if negation:   # "no", "without", "anything but"
+            i += negation
+            state["negated_until"] = _negation_end(tokens, i)
             continue
         negated = i <= state["negated_until"]
         step = next((n for n in (3, 2, 1) if i + n <= len(tokens) and known(" ".join(tokens[i:i + n]), negated)),
                     0)
+        if not step and _singular(token) != token and known(_singular(token), negated):   # "drones"
+            step = 1
         read_one = bool(step) and token not in lex.INTENSIFIERS
         if not step and free_words and token.isalpha() and len(token) >= 3 and token not in lex.STOPWORDS:
             tag = word_tag(token)
@@ -399,7 +455,7 @@ def _shift_tempo(tempo: dict | None, step: int) -> dict:
     return _tempo(low * factor if low else None, high * factor if high else None).model_dump()
 
 
-def read(text: str, previous: Plan | None = None, *, songs: Callable[[str], list[str]] | None = catalog_songs,
+def read(text: str, previous: Plan | None = None, *, songs: Callable[..., list[str]] | None = catalog_songs,
          free_words: bool = True) -> Plan:
     """The plan a plain-language request asks for; a follow-up refines `previous`.
 
@@ -410,9 +466,9 @@ def read(text: str, previous: Plan | None = None, *, songs: Callable[[str], list
     previous : Plan or None
         The plan this request follows up ("more upbeat", "no more than 2 per artist").
     songs : callable or None
-        Turns the text after "like"/"unlike" into near-song texts (default: the catalog,
-        `catalog_songs`, which needs the database); None keeps the text as it was typed
-        (execute resolves it then).
+        Turns the text after "like"/"unlike" into near-song texts, `songs(phrase, exact=False)`
+        (default: the catalog, `catalog_songs`, which needs the database); None keeps the text
+        as it was typed (execute resolves it then).
     free_words : bool
         Map words no table knows to their nearest tag through the bundled embedding.
 
@@ -422,7 +478,7 @@ def read(text: str, previous: Plan | None = None, *, songs: Callable[[str], list
         Always a valid plan (an empty request gives the default plan, or `previous` unchanged).
     """
     r = _Reading(text[:2000])
-    _read_songs(r, songs or (lambda phrase: []))
+    _read_songs(r, songs or (lambda phrase, exact=False: []))
     _read_vocals(r)
     _read_counts(r)
     _read_numbers(r)

@@ -39,7 +39,7 @@ from db import blobs
 from db import clustering as results
 from db.features import SNAPSHOT_FORMAT, TrackFeatures, read_all
 from db.models import LIVE_STATUSES
-from similarity import cluster_playlists, clustering
+from similarity import cluster_playlists, clustering, exclusions
 from tasks import queues, store
 from tasks.registry import task_type
 from tasks.runner import TaskContext
@@ -60,6 +60,9 @@ def _snapshot(ctx: TaskContext) -> tuple[int, int]:
     """Store the standardized features of every analysed track; (blob version, tracks)."""
     ctx.progress(0, "reading the analysed tracks")
     features = read_all()
+    excluded = exclusions.excluded_ids(exclusions.current_rules())
+    if excluded:   # the playlist rules (Settings, "Playlists") keep these out of every playlist
+        features = features.subset(np.flatnonzero(~np.isin(features.ids, np.fromiter(excluded, np.int64))))
     if len(features):
         features.vectors = Standardization.fit(features.vectors).apply(features.vectors, normalize=True)
     version = blobs.store_blob(SNAPSHOT_NAME, _Stream(features.to_bytes()), keep=3,

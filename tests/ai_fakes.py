@@ -68,6 +68,7 @@ class Reply:
     drip: float = 0.0       # s between the answer's single bytes
     call: Any = None        # the arguments of a tool call to answer with (sent as the provider sends them)
     call_name: str = "set_playlist_plan"
+    calls: list[tuple[str, Any]] | None = None   # several calls in one answer: [(name, arguments)]
 
 
 def _problems_ollama(request: Request, body: dict, api: FakeApi) -> list[str]:
@@ -111,7 +112,7 @@ def _problems_openai(request: Request, body: dict, api: FakeApi) -> list[str]:
     problems += _problems_tools(body)
     if "tools" in body and body.get("tool_choice") not in (
             "auto", "required", "none",
-            {"type": "function", "function": {"name": body["tools"][0]["function"].get("name")}}):
+            *({"type": "function", "function": {"name": tool["function"].get("name")}} for tool in body["tools"])):
         problems.append("tool_choice must be auto|required|none or name one of the tools")
     return problems + _problems_messages(body.get("messages"), ("system", "user", "assistant", "tool"))
 
@@ -138,14 +139,15 @@ def _problems_gemini(request: Request, body: dict, api: FakeApi) -> list[str]:
         problems.append("responseMimeType")
     if "tools" in body:
         try:
-            declaration = body["tools"][0]["functionDeclarations"][0]
-            ok = set(declaration) <= {"name", "description", "parameters"} and _name_ok(declaration["name"])
+            declarations = body["tools"][0]["functionDeclarations"]
+            ok = bool(declarations) and all(set(d) <= {"name", "description", "parameters"} and _name_ok(d["name"])
+                                            for d in declarations)
         except (KeyError, IndexError, TypeError):
-            declaration, ok = {}, False
+            declarations, ok = [], False
         if not ok:
             problems.append("tools must be [{functionDeclarations: [{name, description, parameters}]}]")
         problems += [f"Gemini's schema has no {word}" for word in _GEMINI_UNKNOWN
-                     if f'"{word}"' in json.dumps(declaration.get("parameters", {}))]
+                     if any(f'"{word}"' in json.dumps(d.get("parameters", {})) for d in declarations)]
         mode = body.get("toolConfig", {}).get("functionCallingConfig", {}).get("mode", "AUTO")
         if mode not in ("AUTO", "ANY", "NONE", "VALIDATED"):
             problems.append("toolConfig.functionCallingConfig.mode")
@@ -179,20 +181,22 @@ def _problems_messages(messages: Any, roles: tuple[str, ...]) -> list[str]:
     return []
 
 
-def _call_answer(provider: str, name: str, arguments: Any) -> dict:
-    """A tool call of `name` in the provider's answer shape; OpenAI's arguments travel as JSON text."""
+def _call_answer(provider: str, calls: list[tuple[str, Any]]) -> dict:
+    """Tool calls [(name, arguments)] in the provider's answer shape; OpenAI's arguments travel as JSON text."""
     if provider == "ollama":
         return {"model": MODEL, "created_at": "2026-12-01T10:00:00Z", "done": True, "done_reason": "stop",
                 "message": {"role": "assistant", "content": "",
-                            "tool_calls": [{"function": {"name": name, "arguments": arguments}}]}}
+                            "tool_calls": [{"function": {"name": name, "arguments": arguments}}
+                                           for name, arguments in calls]}}
     if provider == "openai":
-        text = arguments if isinstance(arguments, str) else json.dumps(arguments)
         return {"id": "chatcmpl-2", "object": "chat.completion", "created": 1764583200, "model": MODEL,
                 "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
                     "role": "assistant", "content": None,
-                    "tool_calls": [{"id": "call_1", "type": "function",
-                                    "function": {"name": name, "arguments": text}}]}}]}
-    return {"candidates": [{"content": {"role": "model", "parts": [{"functionCall": {"name": name, "args": arguments}}]},
+                    "tool_calls": [{"id": f"call_{number}", "type": "function", "function": {
+                        "name": name, "arguments": arguments if isinstance(arguments, str) else json.dumps(arguments)}}
+                        for number, (name, arguments) in enumerate(calls, 1)]}}]}
+    return {"candidates": [{"content": {"role": "model", "parts": [{"functionCall": {"name": name, "args": arguments}}
+                                                                   for name, arguments in calls]},
                             "finishReason": "STOP", "index": 0}], "modelVersion": MODEL}
 
 
@@ -265,8 +269,10 @@ class FakeApi:
             return answer(environ, start_response)
         scripted = self.script.pop(0) if self.script else Reply(status=500, body={"error": "script ran out"})
         time.sleep(scripted.delay)
-        if scripted.call is not None:
-            payload = _call_answer(self.provider, scripted.call_name, scripted.call)
+        if scripted.calls is not None:
+            payload = _call_answer(self.provider, scripted.calls)
+        elif scripted.call is not None:
+            payload = _call_answer(self.provider, [(scripted.call_name, scripted.call)])
         else:
             payload = scripted.body if scripted.text is None else _answer(self.provider, scripted.text)
         data = json.dumps(payload).encode()

@@ -1,4 +1,5 @@
-"""Hostile SQL a language model might be made to write, for tests/test_chat_sql.py.
+"""Hostile SQL a language model might be made to write, for tests/test_chat_sql.py and
+tests/test_chat_sql_tool.py, with the helpers both use.
 
 HOSTILE: every string must be refused by db.chat_sql.check(), and, run with the
 validator bypassed (db.chat_sql.execute), must neither write, nor read what the
@@ -6,6 +7,11 @@ role may not read, nor run past the statement timeout.
 
 CLAMPED: legitimate in shape but asking for too many rows: check() lowers their LIMIT.
 """
+
+import psycopg2
+
+from db import chat_sql
+from tests.library import make_library
 
 SECRET = "s3cret-hostile-probe"   # the value test_chat_sql saves in app_setting; no answer may contain it
 
@@ -299,3 +305,46 @@ CLAMPED: list[str] = [
     "SELECT a.id FROM chat_tracks a, chat_tracks b LIMIT NULL",
     "SELECT id FROM chat_tracks UNION ALL SELECT a.id FROM chat_tracks a, chat_tracks b",
 ]
+
+
+def make_secret_library():
+    """An analysed library with tags, a secret setting and an account whose hash is the secret too."""
+    from db.models import Account, AppSetting
+    from db.session import session_scope
+    made = make_library(with_tags=True)
+    with session_scope() as session:
+        session.add(AppSetting(name="AI_API_KEY", value=SECRET, encrypted=False))
+        session.add(Account(username="victim", password_hash=SECRET + "-hash", role="admin"))
+    return made
+
+
+def database_snapshot(url: str) -> dict:
+    """Every public table's row count and content hash, the grants and functions, the chat role's powers."""
+    connection = psycopg2.connect(url)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
+            tables = [name for (name,) in cursor.fetchall()]
+            state = {}
+            for name in tables:
+                # A signed-in client's requests stamp its token's last use: everything else must stay.
+                row = "(t.id, t.account_id, t.name, t.token_sha256)" if name == "api_token" else "t"
+                cursor.execute(f'SELECT count(*), md5(coalesce(string_agg({row}::text, \'|\' '
+                               f'ORDER BY {row}::text), \'\')) FROM "{name}" t')
+                state[name] = cursor.fetchone()
+            cursor.execute("SELECT relname, relkind, relacl::text FROM pg_class "
+                           "WHERE relnamespace = 'public'::regnamespace ORDER BY 1")
+            state["pg_class"] = cursor.fetchall()
+            cursor.execute("SELECT proname, proacl::text FROM pg_proc WHERE pronamespace = 'public'::regnamespace "
+                           "ORDER BY 1")
+            state["pg_proc"] = cursor.fetchall()
+            cursor.execute("SELECT rolsuper, rolcanlogin, rolcreaterole, rolcreatedb, "
+                           "(SELECT count(*) FROM pg_auth_members m WHERE m.member = r.oid) "
+                           "FROM pg_roles r WHERE rolname = %s", (chat_sql.CHAT_ROLE,))
+            state["role"] = cursor.fetchall()
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                           "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
+            state["advisory_locks"] = cursor.fetchone()
+            return state
+    finally:
+        connection.close()

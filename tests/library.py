@@ -115,8 +115,11 @@ def make_library(groups: dict[str, int] | None = None, spread: float = 0.35, see
             if with_tags:
                 session.add_all([TrackTags(track_id=track.id, vocabulary="msd", scores=typical["msd"].tolist()),
                                  TrackTags(track_id=track.id, vocabulary="mtt", scores=typical["mtt"].tolist())])
+            # The first and last seconds sound like the whole, give or take (what ordering joins).
+            start, end = (vectors[name] + 3.0 + rng.normal(0, spread, DIM) for _ in range(2))
             session.add(Embedding(track_id=track.id, model=VECTOR_MODEL, dim=DIM,
-                                  vector=(vectors[name] + 3.0).astype("<f4").tobytes()))
+                                  vector=(vectors[name] + 3.0).astype("<f4").tobytes(),
+                                  start_vector=start.astype("<f4").tobytes(), end_vector=end.astype("<f4").tobytes()))
             ids[name] = track.id
     return Library(ids, members, track_index.update(), item_ids)
 

@@ -71,11 +71,13 @@ def test_a_good_tool_call_in_each_providers_shape(serve, caplog, provider):
         # The prompt and the tool's schema need more than Ollama's smallest window.
         assert body["options"]["num_ctx"] == 8192
     elif provider == "openai":
-        assert body["tool_choice"] == {"type": "function", "function": {"name": ai_plan.TOOL_NAME}}
+        assert body["tool_choice"] == "required"     # one of the plan and SQL tools
+        assert [t["function"]["name"] for t in body["tools"]] == [ai_plan.TOOL_NAME, ai_plan.SQL_TOOL_NAME]
         assert api.requests[0]["headers"]["Authorization"] == f"Bearer {KEY}"
     else:
         assert body["toolConfig"] == {"functionCallingConfig": {"mode": "ANY",
-                                                                "allowedFunctionNames": [ai_plan.TOOL_NAME]}}
+                                                                "allowedFunctionNames": [ai_plan.TOOL_NAME,
+                                                                                         ai_plan.SQL_TOOL_NAME]}}
         assert api.requests[0]["headers"]["X-Goog-Api-Key"] == KEY
         assert "additionalProperties" not in json.dumps(parameters)
         assert parameters["properties"]["tempo"]["nullable"] is True
@@ -213,7 +215,8 @@ def test_an_answer_without_a_call_is_asked_again_once(serve):
 
 def test_a_server_refusing_a_named_tool_choice_is_asked_with_required(serve):
     api = serve("openai", refuse_named_tool_choice=True).reply(Reply(call=GOOD_CALL))
-    assert ask(api) == PlanOutcome(GOOD_PLAN, True, None, [])
+    arguments = ai_providers.send_tool(api.config(), [{"role": "user", "content": MESSAGE}], ai_plan.plan_tool(), 0.2)
+    assert arguments == GOOD_CALL
     assert [r["body"]["tool_choice"] for r in api.requests] == [
         {"type": "function", "function": {"name": ai_plan.TOOL_NAME}}, "required"]
 

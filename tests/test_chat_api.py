@@ -43,11 +43,16 @@ def test_requests_are_answered_from_the_library(made, message, group, size):
     assert body["mode"] == "no-ai"
     assert body["plan"]["size"] == size and body["description"].startswith(f"{size} songs")
     assert _groups(made, body) == [group] * size, body["description"]
-    assert set(body["answer"]) == {"tracks", "held", "relaxed", "unresolved"}
+    assert set(body["answer"]) == {"tracks", "held", "relaxed", "unresolved", "sql"}
+    assert body["answer"]["sql"] is None
     track = body["answer"]["tracks"][0]
     assert {"item_id", "title", "artist", "album", "score"} <= set(track)
-    scores = [t["score"] for t in body["answer"]["tracks"]]
-    assert scores == sorted(scores)
+    assert body["order"]["order"] == "smooth" and isinstance(track["why"]["misses"], list) and track["why"]["text"]
+    ranked = _client().post("/api/chat", json={"message": message, "order": "ranked"}).json
+    scores = [t["score"] for t in ranked["answer"]["tracks"]]
+    assert scores == sorted(scores) and ranked["order"]["order"] == "ranked"
+    assert sorted(t["item_id"] for t in ranked["answer"]["tracks"]) == sorted(t["item_id"] for t in
+                                                                                body["answer"]["tracks"])
 
 
 def test_a_follow_up_refines_the_previous_plan(made):

@@ -1,7 +1,11 @@
 """The chat page in headless Chromium: ask, read the songs, follow up, save the answer as .m3u8."""
+import re
+
 import pytest
 
+import ai_plan
 from mediaserver.local import decode_id
+from tests.ai_fakes import KEY, MODEL, Reply, serve  # noqa: F401 (fixture)
 from tests.library import make_library
 from tests.pages import ARTIFACTS, playlist_files
 
@@ -22,7 +26,7 @@ def app(library):
 
 
 def _songs(page):
-    return page.locator(".chat-turn").last.locator("ol.chat-songs li")
+    return page.locator(".chat-turn").last.locator("ol.chat-songs li .chat-song")
 
 
 def _ask(page, text):
@@ -46,6 +50,8 @@ def test_chat_page(live_server, page, library, music_dir, playlist_dir):
     expect(page.locator(".chat-turn .chat-request")).to_have_text(["aggressive songs, 6 songs"])
     expect(page.locator(".chat-turn .chat-plan").last).to_contain_text("6 songs")
     expect(page.locator("#mode")).to_have_text("Read without an AI.")
+    expect(page.locator(".chat-turn .chat-order")).to_contain_text("6 songs, ordered so each song flows")
+    expect(page.locator(".chat-turn .why").first).to_have_text(re.compile(r"^(meets every condition|misses )"))
     first = _songs(page).all_inner_texts()
     assert all(song.startswith("Metal ") and " — Metal artist " in song for song in first), first
 
@@ -69,7 +75,7 @@ def test_chat_page(live_server, page, library, music_dir, playlist_dir):
     page.screenshot(path=str(ARTIFACTS / "chat.png"), full_page=True)
     saved = playlist_dir / "Angry chat.m3u8"
     assert saved.is_file()
-    shown = _songs(page).evaluate_all("items => items.map(li => li.dataset.itemId)")
+    shown = _songs(page).evaluate_all("items => items.map(song => song.parentElement.dataset.itemId)")
     assert playlist_files(saved) == [str(music_dir / decode_id(item).decode()) for item in shown]
 
     page.click("#new-conversation")                           # starts anew: no previous plan
@@ -86,3 +92,25 @@ def test_chat_errors_show_as_a_notice(live_server, page):
     _ask(page, "x" * 501)
     expect(page.locator(".notice.error")).to_contain_text("message")
     expect(page.locator(".chat-turn")).to_have_count(0)
+
+
+def test_an_ai_chosen_on_the_page_and_its_query(live_server, page, library, serve):
+    """An admin picks an AI for the page's requests; its SQL query is shown with what it picked."""
+    from playwright.sync_api import expect
+    longest = "SELECT id FROM chat_tracks ORDER BY duration_s DESC LIMIT 2"
+    api = serve("openai").reply(Reply(calls=[(ai_plan.TOOL_NAME, {"size": 4}),
+                                             (ai_plan.SQL_TOOL_NAME, {"sql": longest})]))
+    page.goto(live_server + "/chat")
+    expect(page.locator("#ai-current")).to_have_text("none (read without an AI)")
+    page.click("#ai-choice summary")
+    page.select_option("#ai-provider", "openai")
+    page.fill("#ai-url", api.url)
+    page.fill("#ai-model", MODEL)
+    page.fill("#ai-key", KEY)
+    _ask(page, "the two longest songs, then two more")
+    expect(_songs(page)).to_have_count(4)
+    expect(page.locator("#mode")).to_have_text("Planned by the AI.")
+    expect(page.locator(".chat-sql summary")).to_have_text("The AI's SQL query (picked 2 songs)")
+    expect(page.locator(".chat-sql code")).to_have_text(longest)
+    assert api.problems == [] and api.requests[0]["headers"]["Authorization"] == f"Bearer {KEY}"
+    assert KEY not in page.content()

@@ -17,8 +17,7 @@ import pytest
 
 from db import chat_sql
 from db.chat_sql import ChatSqlUnavailable, QueryFailed, UnsafeQuery
-from tests.hostile_sql import CLAMPED, HOSTILE, SECRET
-from tests.library import make_library
+from tests.hostile_sql import CLAMPED, HOSTILE, SECRET, database_snapshot, make_secret_library
 
 PER_QUERY_SECONDS = 6.0   # the 2 s timeout, a connection, and a loaded machine
 
@@ -45,46 +44,9 @@ def test_check_adds_a_missing_limit_and_keeps_a_lower_one():
     assert chat_sql.check("SELECT id FROM chat_tracks -- the end") == "SELECT id FROM chat_tracks LIMIT 200"
 
 
-def _snapshot(url: str) -> dict:
-    """Every public table's row count and content hash, the grants and functions, the chat role's powers."""
-    connection = psycopg2.connect(url)
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
-            tables = [name for (name,) in cursor.fetchall()]
-            state = {}
-            for name in tables:
-                cursor.execute(f'SELECT count(*), md5(coalesce(string_agg(t::text, \'|\' ORDER BY t::text), \'\')) '
-                               f'FROM "{name}" t')
-                state[name] = cursor.fetchone()
-            cursor.execute("SELECT relname, relkind, relacl::text FROM pg_class "
-                           "WHERE relnamespace = 'public'::regnamespace ORDER BY 1")
-            state["pg_class"] = cursor.fetchall()
-            cursor.execute("SELECT proname, proacl::text FROM pg_proc WHERE pronamespace = 'public'::regnamespace "
-                           "ORDER BY 1")
-            state["pg_proc"] = cursor.fetchall()
-            cursor.execute("SELECT rolsuper, rolcanlogin, rolcreaterole, rolcreatedb, "
-                           "(SELECT count(*) FROM pg_auth_members m WHERE m.member = r.oid) "
-                           "FROM pg_roles r WHERE rolname = %s", (chat_sql.CHAT_ROLE,))
-            state["role"] = cursor.fetchall()
-            cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
-                           "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
-            state["advisory_locks"] = cursor.fetchone()
-            return state
-    finally:
-        connection.close()
-
-
 @pytest.fixture
 def library(env):
-    """An analysed library with tags, a secret setting and an account whose hash is the secret too."""
-    from db.models import Account, AppSetting
-    from db.session import session_scope
-    made = make_library(with_tags=True)
-    with session_scope() as session:
-        session.add(AppSetting(name="AI_API_KEY", value=SECRET, encrypted=False))
-        session.add(Account(username="victim", password_hash=SECRET + "-hash", role="admin"))
-    return made
+    return make_secret_library()
 
 
 def _run_bypassed(sql: str) -> tuple[str, float, list]:
@@ -101,14 +63,14 @@ def _run_bypassed(sql: str) -> tuple[str, float, list]:
 def test_the_database_guards_alone_stop_the_corpus(env, library):
     """The validator bypassed: every hostile string runs through execute() as it is (eight at a time,
     which also shows the guards hold under concurrency)."""
-    before = _snapshot(env["DATABASE_URL"])
+    before = database_snapshot(env["DATABASE_URL"])
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(_run_bypassed, HOSTILE))
     for sql, elapsed, rows in results:
         assert elapsed < PER_QUERY_SECONDS, f"{sql!r} ran {elapsed:.1f} s"
         assert SECRET not in json.dumps(rows, default=str), f"{sql!r} read a secret"
         assert len(rows) <= chat_sql.MAX_ROWS
-    assert _snapshot(env["DATABASE_URL"]) == before
+    assert database_snapshot(env["DATABASE_URL"]) == before
 
 
 def test_each_database_guard(env, library):

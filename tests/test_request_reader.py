@@ -50,8 +50,11 @@ CASES = [
                                                                   "sad": (None, 0.3, None)}, energy=(0.55, None))),
     ("no piano or drums", dict(exclude={"piano", "drums"})),
     ("slightly sad songs without piano", dict(exclude={"piano"}, moods={"sad": (0.38, None, None)})),
-    ("not aggressive metal", dict(include_tags=["metal"], moods={"aggressive": (None, 0.3, None)},
-                                  energy=(None, 0.45))),
+    ("not aggressive metal", dict(include_tags=["metal"], moods={"aggressive": (None, 0.3, None)})),
+    ("energetic but not aggressive", dict(moods={"aggressive": (None, 0.3, None)}, energy=(0.55, None))),
+    ("anything but country", dict(exclude={"country"})),
+    ("I don't want anything with drums", dict(exclude={"drums"})),   # glue words do not use up the reach
+    ("no, drums", dict(include_tags=["drums"])),                      # nor does a negation cross a comma
     ("energetic workout music", dict(energy=(0.55, None))),
     ("dark ambient", dict(include_tags=["ambient"], moods={"sad": (0.5, None, None)})),
     ("orchestral battle music", dict(include_tags=["classical", "strings"],
@@ -77,6 +80,23 @@ CASES = [
     ("songs by Jazz artist 1", dict(include_artists=["Jazz artist 1"])),
     ("unlike Metal 3, soft piano", dict(away=["Metal 3"], include_tags=["piano", "soft"])),
     ("I'd like something relaxing", dict(near=[], moods={"relaxed": (0.5, None, None)}, energy=(None, 0.45))),
+    ("slow orchestral pieces under 90 bpm", dict(include_tags=["classical", "strings"], tempo=(None, 90))),
+    ("quiet drones", dict(include_tags=["quiet", "ambient"])),         # a plural read as its singular
+    ("eerie sci-fi soundscape", dict(include_tags=["electronic", "synth", "ambient"],
+                                     moods={"sad": (0.5, None, None)})),
+    ("aggressive industrial", dict(include_tags=["electronic", "loud"], moods={"aggressive": (0.5, None, None)},
+                                   energy=(0.55, None))),
+    ("epic and triumphant", dict(energy=(0.55, None))),
+    ("playful, not tense", dict(moods={"happy": (0.5, None, None)})),
+    ("something to listen to while gaming", dict()),   # glue words: no tag from the embedding
+    ("flamenco", dict(include_tags=["acoustic", "guitar"])),   # the embedding says flute
+    ("trap, drill or emo", dict(include_tags=["Hip-Hop", "beats", "alternative rock"])),   # catchy, chill, electro
+    ("noisy", dict(include_tags=["loud"])),                    # the embedding says quiet
+    ("latin dance", dict(include_tags=["dance"], moods={"danceable": (0.5, None, None)}, energy=(0.55, None))),
+    ("a cappella", dict(include_tags=["vocals"])),             # the embedding says cello
+    ("lo-fi for a dinner party", dict(include_tags=["chill", "beats"], moods={"relaxed": (0.5, None, None)})),
+    ("music for meditation", dict(moods={"relaxed": (0.5, None, None)}, energy=(None, 0.45))),
+    ("sad ballads after a breakup", dict(include_tags=["slow", "soft"], moods={"sad": (0.5, None, None)})),
     # free words the tables do not know, through the bundled embedding
     ("a violinist and a synthesizer", dict(include_tags=["violin", "synth"])),
     ("no drummer", dict(exclude={"drums"})),
@@ -119,6 +139,19 @@ def test_like_a_song_but_darker_resolves_through_the_catalog(env):
     assert [t.item_id for t in result.near] == ["techno-3"] and len(result.tracks) == 5
 
 
+def test_a_song_title_with_and_or_with_in_it_is_read_whole(env):
+    make_library({"techno": 4, "ambient": 4}, extra=[
+        {"item_id": "love", "title": "Love", "artist": "The Band", "album": "One", "like": "techno-0",
+         "noise": 0.05},
+        {"item_id": "love-and-hate", "title": "Love and Hate", "artist": "The Band", "album": "Two",
+         "like": "ambient-0", "noise": 0.05}])
+    p = read("songs like Love and Hate with piano")
+    assert p.near == ["Love and Hate by The Band"] and p.include_tags == ["piano"]
+    # no longer name matches: the phrase ends where it did
+    p = read("like Techno 1 and Ambient 2 but darker")
+    assert p.near == ["Techno 1 by Techno artist 1"] and moods(p)["sad"] == (None, None, "more")
+
+
 def test_follow_ups_refine_the_previous_plan():
     first = plan("calm piano, 30 songs")
     upbeat = plan("more upbeat", first)
@@ -136,6 +169,10 @@ def test_follow_ups_refine_the_previous_plan():
     assert "vocals" not in plan("with vocals", quiet).exclude_tags
     assert plan("no piano", quiet).include_tags == [] and "piano" in plan("no piano", quiet).exclude_tags
     assert plan("", quiet) == quiet
+    for less in ("less electronic", "remove the electronic stuff", "drop electronic", "fewer electronic tracks"):
+        fewer = plan(less, plan("electronic music with piano"))
+        assert fewer.include_tags == ["piano"] and fewer.exclude_tags == ["electronic"], less
+    assert moods(plan("less sad", first))["sad"] == (None, None, "less")   # still the comparative
 
 
 def test_every_reading_is_a_valid_plan_and_describable():

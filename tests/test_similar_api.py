@@ -27,14 +27,22 @@ def similar(client, status=200, **params):
 def test_similar_to_a_jazz_track_is_jazz_first_closest_first(env):
     library = make_library(GROUPS)
     client = start_app()
-    found = similar(client, item_id=library.item("jazz-0"), n=20)
+    found = similar(client, item_id=library.item("jazz-0"), n=20, order="ranked")
     assert found["seed"]["item_id"] == library.item("jazz-0") and found["seed"]["title"] == "Jazz 0"
     names = [track["title"] for track in found["tracks"]]
     assert len(names) == 20 and "Jazz 0" not in names
     assert all(name.startswith("Jazz") for name in names[:11]), names   # the 11 other jazz tracks first
     distances = [track["distance"] for track in found["tracks"]]
     assert distances == sorted(distances) and 0 < distances[0] < 2
-    assert set(found["tracks"][0]) >= {"id", "item_id", "title", "artist", "album", "duration_s", "distance"}
+    assert set(found["tracks"][0]) >= {"id", "item_id", "title", "artist", "album", "duration_s", "distance", "why"}
+    assert found["order"]["order"] == "ranked"
+    smooth = similar(client, item_id=library.item("jazz-0"), n=20)       # the default: ordered to flow
+    assert smooth["order"]["order"] == "smooth" and smooth["order"]["mean"] <= found["order"]["mean"]
+    assert smooth["order"]["artist_repeats"] <= found["order"]["artist_repeats"]
+    assert sorted(t["title"] for t in smooth["tracks"]) == sorted(names)
+    assert all(t["title"].startswith("Jazz") for t in smooth["tracks"][:11])   # far songs stay behind
+    assert smooth["tracks"][0]["why"]["closeness"] == "very close"
+    assert smooth["tracks"][0]["why"]["text"].startswith("Very close (")
     assert found["index_version"] == library.version
     assert found["excluded"] == {"duplicates": 0, "artist_cap": 0}
     assert len(similar(client, item_id=library.item("jazz-0"))["tracks"]) == 25  # default n

@@ -47,8 +47,16 @@ def test_similar_songs_page(live_server, page, music_dir, playlist_dir):
     expect(page.locator("#results-title")).to_have_text("Similar to Jazz 1 — Jazz artist 1")
     titles = table_titles(page)
     assert "Jazz 1" not in titles and all(title.startswith("Jazz") for title in titles[:11]), titles
-    distances = [float(d) for d in page.locator("table.tracks tbody tr td:last-child").all_inner_texts()]
-    assert distances == sorted(distances)
+    expect(page.locator("#results-summary")).to_contain_text("ordered so each song flows into the next")
+    why = page.locator("table.tracks tbody tr td:last-child").all_inner_texts()
+    assert all(text.startswith(("Very close (", "Close (", "Related (")) for text in why[:11]), why
+
+    page.select_option("#order", "ranked")
+    page.click("#run")
+    expect(page.locator("#results-summary")).to_contain_text("closest first")
+    shares = [int(text.split("(")[1].split("%")[0])
+              for text in page.locator("table.tracks tbody tr td:last-child").all_inner_texts()]
+    assert shares == sorted(shares, reverse=True)
 
     page.fill("#max-per-artist", "2")
     page.click("#run")

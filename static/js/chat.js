@@ -34,6 +34,27 @@
     return box;
   }
 
+  // The AI chosen on this page for its requests only, as the API takes it; null: the one in Settings.
+  function chosenAi() {
+    const provider = document.getElementById("ai-provider").value;
+    if (!provider) return null;
+    const ai = { provider };
+    [["url", "ai-url"], ["model", "ai-model"], ["api_key", "ai-key"]].forEach(([field, id]) => {
+      const input = document.getElementById(id);          // the URL field is shown to admins only
+      if (input && input.value.trim()) ai[field] = input.value.trim();
+    });
+    return ai;
+  }
+
+  function showQuery(answer, sql) {
+    const box = answer.appendChild(el("details", "chat-sql"));
+    const picked = sql.error ? "could not run" : `picked ${sql.rows} song${sql.rows === 1 ? "" : "s"}`;
+    box.appendChild(el("summary", null, `The AI's SQL query (${picked})`));
+    box.appendChild(el("pre")).appendChild(el("code", null, sql.query));
+    if (sql.error) box.appendChild(el("p", "notice error", sql.error));
+    if (sql.error) box.open = true;
+  }
+
   function showAnswer(text, body) {
     const turn = el("article", "chat-turn");
     turn.appendChild(el("p", "chat-request", text));
@@ -42,13 +63,17 @@
     const relaxed = list("chat-relaxed", "Relaxed (not every song meets it)", body.answer.relaxed);
     const unresolved = list("chat-unresolved", "Not found in your library", body.answer.unresolved);
     [relaxed, unresolved].forEach((box) => box && answer.appendChild(box));
+    if (body.answer.sql) showQuery(answer, body.answer.sql);
     const tracks = body.answer.tracks;
     if (!tracks.length) {
       answer.appendChild(el("p", "muted", "No songs: the library has none to offer yet."));
     } else {
+      answer.appendChild(el("p", "muted chat-order", `${tracks.length} songs, ${sonarium.orderSummary(body.order)}.`));
       const songs = answer.appendChild(el("ol", "chat-songs"));
       tracks.forEach((track) => {
-        const li = el("li", null, [track.title || "(untitled)", track.artist].filter(Boolean).join(" — "));
+        const li = el("li");
+        li.appendChild(el("span", "chat-song", [track.title || "(untitled)", track.artist].filter(Boolean).join(" — ")));
+        if (track.why && track.why.text) li.appendChild(el("small", "why muted", track.why.text));
         li.dataset.itemId = track.item_id;
         songs.appendChild(li);
       });
@@ -74,7 +99,7 @@
     showNotice("");
     try {
       const body = await sonarium.api("/api/chat", {
-        method: "POST", body: { message: text, previous_plan: previousPlan } });
+        method: "POST", body: { message: text, previous_plan: previousPlan, ai: chosenAi(), ...sonarium.orderChoice() } });
       if (!previousPlan) firstMessage = text;
       previousPlan = body.plan;
       const how = body.mode === "ai" ? "Planned by the AI." : "Read without an AI.";

@@ -30,12 +30,11 @@
     const { duplicates, artist_cap: capped } = answer.excluded;
     if (duplicates) left.push(`${duplicates} other recordings of songs already listed`);
     if (capped) left.push(`${capped} songs over the per-artist limit`);
-    let summary = `${answer.tracks.length} songs, closest first`;
+    let summary = `${answer.tracks.length} songs, ${sonarium.orderSummary(answer.order)}`;
     summary += left.length ? `; left out: ${left.join(", ")}.` : ".";
     if (answer.tracks.length < answer.request.n) summary += " The library has no more songs to offer.";
     sonarium.text(document.getElementById("results-summary"), summary);
-    sonarium.trackTable(document.getElementById("result-table"), answer.tracks,
-                        [{ label: "Distance", value: (track) => track.distance.toFixed(3) }]);
+    sonarium.trackTable(document.getElementById("result-table"), answer.tracks);
     playlist.setName(`Similar to ${seed.title || "song"}`);
     playlist.reset();
     results.hidden = false;
@@ -44,7 +43,8 @@
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     if (!picker.track) { say("Pick a song from the list first: type three letters and choose one.", true); return; }
-    const request = { item_id: picker.track.item_id, n: document.getElementById("n").value.trim() };
+    const request = { item_id: picker.track.item_id, n: document.getElementById("n").value.trim(),
+                      ...sonarium.orderChoice() };
     const cap = document.getElementById("max-per-artist").value.trim();
     if (cap) request.max_per_artist = cap;
     run.disabled = true;

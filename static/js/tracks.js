@@ -117,8 +117,24 @@
     return `${Math.floor(whole / 60)}:${String(whole % 60).padStart(2, "0")}`;
   };
 
+  // The order and energy shape chosen with templates/parts/order_fields.html.
+  sonarium.orderChoice = () => ({
+    order: document.getElementById("order").value,
+    shape: document.getElementById("shape").value,
+  });
+
+  // How an answer's list is ordered, in words (its "order" summary, similarity/craft.py).
+  sonarium.orderSummary = (order) => {
+    if (!order || order.order !== "smooth") return "closest first";
+    const shapes = { rising: ", energy rising", arc: ", energy warming up, peaking and winding down" };
+    const repeats = order.artist_repeats
+      ? `; ${order.artist_repeats} artist repeat${order.artist_repeats === 1 ? "" : "s"} could not be spaced out`
+      : "";
+    return `ordered so each song flows into the next${shapes[order.shape] || ""}${repeats}`;
+  };
+
   // A table of tracks: #, title, artist, album, length, then the page's own columns
-  // ([{label, value: (track) => text}]).
+  // ([{label, value: (track) => text}]), then "Why" when the tracks say why they are there.
   sonarium.trackTable = (container, tracks, extraColumns = []) => {
     if (!tracks.length) {
       container.replaceChildren(el("p", "muted", "No tracks."));
@@ -132,6 +148,7 @@
       { label: "Length", value: (track) => sonarium.formatDuration(track.duration_s) },
       ...extraColumns,
     ];
+    if (tracks[0].why) columns.push({ label: "Why", value: (track) => track.why.text });
     const table = el("table", "tracks");
     const head = el("tr");
     columns.forEach((column) => head.appendChild(el("th", null, column.label)));
