@@ -36,20 +36,21 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from api_contract import Anything, Strict, answers, spec
 from api_errors import api_error
+from app_playlists import MAX_PLAYLIST_TRACKS
 from auth.policy import admin_only
 from db import clustering as automatic
 from similarity import catalog, map_view
 from similarity.projection import NO_MAP, Projection
 from tasks import store, submit
 
-bp = Blueprint("map", __name__)
-bp.record_once(lambda setup: setup.app.extensions.setdefault(PAYLOADS, map_view.MapPayloads()))
-
 TASK_TYPE = "map"
-MAX_TRACKS_ASKED = 1000        # a playlist's limit (app_playlists.MAX_PLAYLIST_TRACKS)
+MAX_TRACKS_ASKED = MAX_PLAYLIST_TRACKS   # a selection becomes a playlist
 MAX_NEIGHBOURS = 50
 _POSITION_DECIMALS = 4
 PAYLOADS = "sonarium.map_payloads"   # app.extensions key: the app's gzipped answers of the current map
+
+bp = Blueprint("map", __name__)
+bp.record_once(lambda setup: setup.app.extensions.setdefault(PAYLOADS, map_view.MapPayloads()))
 
 
 def _offered_sample(percent: int) -> int:
@@ -82,7 +83,8 @@ def _where(track_json: dict, position: tuple[float, float] | None) -> dict:
 
 @bp.get("/map")
 def page():
-    return render_template("map.html", samples=map_view.SAMPLES, default_sample=map_view.DEFAULT_SAMPLE)
+    return render_template("map.html", samples=map_view.SAMPLES, default_sample=map_view.DEFAULT_SAMPLE,
+                           max_selected=MAX_TRACKS_ASKED)
 
 
 @bp.get("/api/map")

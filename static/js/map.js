@@ -9,7 +9,7 @@
   const sampleSelect = document.getElementById("sample");
   const highlightInput = document.getElementById("highlight");
   const MAX_HIGHLIGHTED = 5000;     // more rings than this hide the map they are meant to point into
-  const MAX_SELECTED = 1000;        // a playlist's limit (app_playlists.MAX_PLAYLIST_TRACKS)
+  const MAX_SELECTED = Number(document.getElementById("selection").dataset.maxSongs);   // a playlist's limit
   const NO_VALUE = { msd_tag: "no tags", mtt_tag: "no tags", mood: "no moods", energy: "unknown energy",
                      tempo: "unknown tempo", playlist: "in no automatic playlist" };
   // Distinct hues for categories; ordered keys (energy, tempo) get a light-to-dark ramp instead.
