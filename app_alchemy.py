@@ -11,7 +11,10 @@ Routes and their errors:
                                "subtract_distance" (the one given; null: the default rule,
                                similarity/alchemy.py), "plot": {"points": [{"item_id",
                                "title", "artist", "role": add|subtract|result|filtered, "x", "y"}],
-                               "centroids": {"add": {x, y}, "subtract": {x, y} | null}}}
+                               "centroids": {"add": {x, y}, "subtract": {x, y} | null}, "space":
+                               "map" (positions on the music map, centres the mean of each side)
+                               | "pca" (no map yet, or a song not on it: a projection of these
+                               songs alone)}}
                                400 malformed body or every add song also subtracted;
                                404 an id that is unknown, not analysed or not indexed yet (named);
                                503 no similarity index yet
@@ -44,7 +47,7 @@ from api_errors import api_error
 from config import ConfigError
 from mediaserver.base import AuthFailed
 from mediaserver.registry import provider_for
-from similarity import alchemy, fingerprint
+from similarity import alchemy, fingerprint, map_view
 from similarity.index import TrackIndex
 
 bp = Blueprint("alchemy", __name__)
@@ -90,7 +93,11 @@ def alchemy_api():
                               seed=body.seed, subtract_distance=body.subtract_distance)
     except alchemy.AlchemyError as error:
         return api_error(error.status, str(error))
-    return jsonify(mixture.as_json())
+    answer = mixture.as_json()
+    shown = [*mixture.add, *mixture.subtract, *(t for t, _ in mixture.results), *(t for t, _, _ in mixture.filtered)]
+    answer["plot"] = map_view.alchemy_plot_on_map(answer["plot"], {t.item_id: t.id for t in shown},
+                                                  current_app.extensions["sonarium.map"].current)
+    return jsonify(answer)
 
 
 @bp.get("/sonic_fingerprint")

@@ -25,7 +25,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 TASK_STATUSES = ("PENDING", "STARTED", "PROGRESS", "SUCCESS", "FAILURE", "REVOKED")
 LIVE_STATUSES = ("PENDING", "STARTED", "PROGRESS")
 TERMINAL_STATUSES = ("SUCCESS", "FAILURE", "REVOKED")
-PLAYLIST_KINDS = ("automatic", "similar", "path", "alchemy", "chat", "fingerprint", "manual")
+PLAYLIST_KINDS = ("automatic", "similar", "path", "alchemy", "chat", "fingerprint", "manual", "map")
 KEYS = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 SCALES = ("major", "minor")
 ROLES = ("admin", "listener")   # admin: settings, tasks, accounts, tokens; listener: the feature pages

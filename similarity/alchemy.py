@@ -39,8 +39,9 @@ embeddings, unit length), where cosine distance = 1 - dot product:
 
 Each request costs two batched catalog queries (the requested ids, then the
 pool) and vectorised numpy over at most a few hundred points; the plot is a
-PCA of the points it shows (`plot_coordinates`).  The map page's projection
-can replace it once it exists.
+PCA of the points it shows (`plot_coordinates`), which the web app replaces
+with their places on the music map once they all have one
+(similarity.map_view.alchemy_plot_on_map).
 """
 from __future__ import annotations
 

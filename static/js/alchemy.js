@@ -125,6 +125,9 @@
                                          class: `centroid role-${side}` }, text));
     });
     document.getElementById("plot-area").replaceChildren(picture);
+    sonarium.text(document.getElementById("plot-space"), plot.space === "map"
+      ? "(where these songs lie on the music map; hover a point for its song)"
+      : "(a 2-D projection of these songs alone; hover a point for its song)");
   }
 
   function render(answer) {
