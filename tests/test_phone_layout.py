@@ -2,7 +2,7 @@
 import pytest
 
 from tests.library import make_library
-from tests.pages import pick
+from tests.pages import ARTIFACTS, pick
 
 pytestmark = pytest.mark.browser
 PHONE = {"width": 390, "height": 844}
@@ -39,7 +39,7 @@ def test_every_page_fits_a_phone(live_server, page):
     page.set_viewport_size(PHONE)
     wide = {}
     for path in ("/", "/similarity", "/path", "/alchemy", "/sonic_fingerprint", "/chat", "/clustering",
-                 "/settings", "/account", "/accounts", "/api/docs"):
+                 "/map", "/settings", "/account", "/accounts", "/api/docs"):
         page.goto(live_server + path)
         page.wait_for_load_state("networkidle")
         if found := _overflow(page):
@@ -51,6 +51,8 @@ def test_every_page_fits_a_phone(live_server, page):
     expect(page.locator("table.tracks tbody tr")).to_have_count(15)
     if found := _overflow(page):
         wide["/similarity with results"] = found
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "phone-similarity.png"), full_page=True)
 
     page.goto(live_server + "/path")
     pick(page, "#start", "jazz 1", "Jazz 1")
