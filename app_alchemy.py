@@ -4,10 +4,13 @@ Routes and their errors:
 - GET  /alchemy                the page: songs to add and to subtract, results, filtered-out songs, plot
 - POST /api/alchemy            {"add": [item_id, ...] (1..50), "subtract": [item_id, ...] (0..50),
                                 "n": 1..200 (25), "temperature": 0..5 (0), "seed": int (optional),
-                                "subtract_distance": 0..2 (optional, cosine distance)}
-                               200 {"results": [track + "distance"] (to the add-centroid, closest
-                               first), "filtered": [track + "distance" + "distance_to_subtract"]
-                               (the n closest to the add-centroid), "filtered_total" (all dropped),
+                                "subtract_distance": 0..2 (optional, cosine distance),
+                                "order": "smooth" | "ranked" (smooth), "shape": "steady" | "rising" | "arc"}
+                               200 {"results": [track + "distance" (to the add-centroid) + "why"] (in
+                               playing order, similarity/craft.py; ranked: nearest the mix's aim
+                               first), "order": {"order", "shape", "mean", "worst", "artist_repeats"},
+                               "filtered": [track + "distance" + "distance_to_subtract" + "why"]
+                               (the n nearest the aim), "filtered_total" (all dropped),
                                "subtract_distance" (the one given; null: the default rule,
                                similarity/alchemy.py), "plot": {"points": [{"item_id",
                                "title", "artist", "role": add|subtract|result|filtered, "x", "y"}],
@@ -47,7 +50,7 @@ from api_errors import api_error
 from config import ConfigError
 from mediaserver.base import AuthFailed
 from mediaserver.registry import provider_for
-from similarity import alchemy, fingerprint, map_view
+from similarity import alchemy, craft, fingerprint, map_view, ordering
 from similarity.index import TrackIndex
 
 bp = Blueprint("alchemy", __name__)
@@ -64,6 +67,8 @@ class AlchemyBody(Strict):
     temperature: Annotated[float, Field(ge=0, le=alchemy.MAX_TEMPERATURE)] = 0.0
     seed: Annotated[int, Field(strict=True, ge=0)] | None = None
     subtract_distance: Annotated[float, Field(ge=0, le=2)] | None = None
+    order: craft.Order = "smooth"
+    shape: ordering.Shape = "steady"
 
 
 class FingerprintBody(Strict):
@@ -94,6 +99,12 @@ def alchemy_api():
     except alchemy.AlchemyError as error:
         return api_error(error.status, str(error))
     answer = mixture.as_json()
+    crafted = craft.craft(index, [t for t, _ in mixture.results], [d for _, d in mixture.results],
+                          reference=mixture.add, order=body.order, shape=body.shape)
+    answer["results"], answer["order"] = crafted.as_json(), crafted.seams
+    for left_out in answer["filtered"]:
+        to_subtracted, to_added = (craft.closeness(left_out[key])[1] for key in ("distance_to_subtract", "distance"))
+        left_out["why"] = {"text": f"{to_subtracted} to what you subtracted, {to_added} to what you added"}
     shown = [*mixture.add, *mixture.subtract, *(t for t, _ in mixture.results), *(t for t, _, _ in mixture.filtered)]
     answer["plot"] = map_view.alchemy_plot_on_map(answer["plot"], {t.item_id: t.id for t in shown},
                                                   current_app.extensions["sonarium.map"].current)

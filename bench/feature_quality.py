@@ -56,6 +56,10 @@ def track_vector(path: Path, cache: Path, reencoded: bool = False) -> np.ndarray
     cached = cache / f"vector-{cache_key(path, 'mp3-128k' if reencoded else '')}.npy"
     if cached.exists():
         return np.load(cached)
+    shared = cache / f"clustering-{cache_key(path, 'clustering')}.npz"   # bench/clustering.py's cache
+    if shared.exists() and not reencoded:
+        with np.load(shared) as stored:
+            return stored["vector"]
     with tempfile.TemporaryDirectory() as folder:
         source = Path(folder) / "copy.mp3" if reencoded else path
         if reencoded:
@@ -173,27 +177,34 @@ def song_paths(index, infos: dict, group_of: dict[int, str], pairs: int, length:
               f"{np.mean(nearing):.0%} | {within} of {pairs} | {np.mean(inner_shares):.0%} |")
 
 
+SWEEP_WEIGHTS = (0.0, 0.25, 0.5, 0.75)
+SWEEP_MARGINS = (0.0, 0.1)
+
+
 def alchemy_recipes(index, infos: dict, group_of: dict[int, str], recipes: int) -> None:
     """Part 3: the groups in alchemy's top 10 for random recipes, with and without the subtract filter."""
-    from similarity.alchemy import SUBTRACT_MAX_DISTANCE, SUBTRACT_RATIO, mix
+    from similarity.alchemy import mix
     rng = np.random.default_rng(0)
     groups = sorted(set(group_of.values()))
     members = {group: [t for t, its in group_of.items() if its == group] for group in groups}
     print("\n| recipe (X, Y: two groups) | subtract filter | X in top 10 | Y in top 10 | runs short "
           "| filtered per recipe |\n|---|---|---|---|---|---|")
-    for kind in ("add x, subtract y", "add x1 + y1, subtract y2"):
+    for kind in ("add x, subtract y", "add x1 + y1, subtract y2", "add x1 + x2, subtract y"):
         drawn = []
         for _ in range(recipes):
             x_group, y_group = rng.choice(groups, 2, replace=False)
-            x = int(rng.choice(members[x_group]))
+            x, x2 = (int(i) for i in rng.choice(members[x_group], 2, replace=False))
             y1, y2 = (int(i) for i in rng.choice(members[y_group], 2, replace=False))
-            add, subtract = ([x], [y1]) if kind == "add x, subtract y" else ([x, y1], [y2])
+            add, subtract = {"add x, subtract y": ([x], [y1]), "add x1 + y1, subtract y2": ([x, y1], [y2]),
+                             "add x1 + x2, subtract y": ([x, x2], [y1])}[kind]
             drawn.append(([infos[i] for i in add], [infos[i] for i in subtract], x_group, y_group))
-        default = f"default: d(S) < min({SUBTRACT_RATIO} d(A), {SUBTRACT_MAX_DISTANCE})"
-        for rule, threshold in (("none (threshold 0)", 0.0), (default, None)):
+        rules = [("none", {"subtract_distance": 0.0, "subtract_weight": 0.0})]
+        rules += [(f"aim A - {w} S, drop d(S) < d(A) - {m}", {"subtract_weight": w, "subtract_margin": m})
+                  for w in SWEEP_WEIGHTS for m in SWEEP_MARGINS]
+        for rule, options in rules:
             x_shares, y_shares, short, filtered = [], [], 0, 0
             for add, subtract, x_group, y_group in drawn:
-                mixture = mix(index, add, subtract, n=10, subtract_distance=threshold)
+                mixture = mix(index, add, subtract, n=10, **options)
                 results = [t.id for t, _ in mixture.results]
                 x_shares.append(share(results, x_group, group_of))
                 y_shares.append(share(results, y_group, group_of))

@@ -5,34 +5,32 @@ embeddings, unit length), where cosine distance = 1 - dot product:
 
 1. add-centroid = the normalised mean of the add songs' points; the
    subtract-centroid likewise (none without subtract songs).
-2. The candidate pool is the max(POOL_FACTOR * n, MIN_POOL) tracks nearest the
-   add-centroid, minus the add and subtract songs and any other recording of
-   them (same `song_key`), and only the closest recording of each song.
+2. The candidates are aimed at the add-centroid moved away from the
+   subtract-centroid, unit(A - SUBTRACT_WEIGHT x S) (alchemy as vector sums):
+   the max(POOL_FACTOR * n, MIN_POOL) tracks nearest that point, minus the add
+   and subtract songs and any other recording of them (same `song_key`), and
+   only the closest recording of each song; they are ranked by their distance
+   to that point, and each reports its distance to the add-centroid.
 3. A candidate "like the subtracted songs" is dropped ("filtered"): by default
-   when its distance to the subtract-centroid is below SUBTRACT_RATIO (1.5)
-   times its distance to the add-centroid, and below SUBTRACT_MAX_DISTANCE
-   (1.0, orthogonal: nothing in common).  A caller may give an absolute
-   threshold instead (drop when closer than it to the subtract-centroid).
-   Why relative, and why these figures: on the dev corpus (163 analysed tracks
-   in 6 labelled groups, standardized 400-d vectors) distances are loose: two
-   songs of one group are a median 0.66 apart, of two groups 1.10; a song's
-   10th nearest neighbour is at 0.49.  1000 random recipes per row, top 10:
-                                     add x1 + y1, subtract y2     add x, subtract y
-       filter                        Y      X      runs short     Y      X      runs short
-       none                          35%    37%    0              7%     62%    0
-       0.5 x centroid distance       33%    39%    0              6%     63%    0
-       1.0 x centroid distance       16%    45%    18             4%     51%    71
-       d(t, S) < 1.0 x d(t, A)       24%    43%    0              5%     63%    0
-       d(t, S) < 1.5 x d(t, A), cap  14%    47%    0              3%     61%    0
-       d(t, S) < 2.0 x d(t, A), cap  10%    47%    0              3%     59%    0
-       absolute 0.8                  12%    46%    0              3%     59%    0
-   ("runs short": recipes left with fewer than 10 results.)  A share of the
-   centroid distance barely filters when the two sides are near (a mixed
-   recipe) and empties the results when they are far apart; the per-candidate
-   ratio scales with how close the library lets results come, and the cap
-   keeps it from dropping songs that share nothing with the subtracted ones.
-   1.5 removes most of the subtracted kind while keeping the most of the
-   added one; 2.0 starts to eat into the added kind.
+   when it lies nearer the subtract-centroid than the add-centroid by more than
+   SUBTRACT_MARGIN, so a song nearer what was added is never dropped, nor one
+   that shares nothing with the subtracted songs (SUBTRACT_MAX_DISTANCE,
+   orthogonal, or farther).  A caller
+   may give an absolute threshold instead (drop when closer than it to the
+   subtract-centroid).  An earlier rule dropped songs closer to S than 1.5
+   times their distance to A (capped at 1.0), which also dropped songs nearer
+   what was added ("Underground", 0.378 from A and 0.472 from S, was left out).
+   On the dev corpus (170 tracks, 6 sources; `bench/feature_quality.py`, 500
+   random recipes per kind, top 10, docs/QUALITY.md) the sound rule with this
+   aim removes as much of the subtracted kind and keeps about as much of the
+   added one:
+                                  add x, subtract y   add x1 + y1, subtract y2   add x1 + x2, subtract y
+       rule                       X      Y            X      Y                   X      Y
+       none                       65%    7%           40%    34%                 73%    5%
+       earlier ratio rule         65%    3%           50%    14%                 71%    2%
+       aim A - 0.5 S, margin 0.1  63%    3%           52%    15%                 70%    2%
+   A weight of 0.25 keeps 1-2 points more of X and 1-6 more of Y; 0.75 takes
+   3-4 points of X for little; a margin of 0 drops more songs for the same shares.
 4. Temperature 0 keeps the n closest; above 0, n are drawn without replacement
    with p ~ exp(-distance / temperature) (a softmax over negative distances),
    from a seedable numpy Generator, and shown closest first.
@@ -60,10 +58,10 @@ MAX_SONGS_PER_SIDE = 50          # add or subtract songs per request: a recipe, 
 POOL_FACTOR = 4                  # candidates read per result wanted ...
 MIN_POOL = 200                   # ... and at least this many, so filtering rarely leaves too few
 PCA_ITERATIONS = 30              # subspace-iteration rounds for the plot (plot_coordinates)
-# The default subtract filter (figures above): dropped when distance to the subtract-centroid
-# < min(SUBTRACT_RATIO x distance to the add-centroid, SUBTRACT_MAX_DISTANCE).
-SUBTRACT_RATIO = 1.5
-SUBTRACT_MAX_DISTANCE = 1.0
+# The default subtract rule (module docstring, steps 2 and 3).
+SUBTRACT_WEIGHT = 0.5
+SUBTRACT_MARGIN = 0.1
+SUBTRACT_MAX_DISTANCE = 1.0     # at or beyond this (orthogonal) a song shares nothing with S: never dropped
 
 
 class AlchemyError(ValueError):
@@ -191,7 +189,8 @@ def resolve(index: TrackIndex, add_item_ids: list[str],
 
 
 def mix(index: TrackIndex, add: list[TrackInfo], subtract: list[TrackInfo], n: int = DEFAULT_N,
-        temperature: float = 0.0, seed: int | None = None, subtract_distance: float | None = None) -> Mixture:
+        temperature: float = 0.0, seed: int | None = None, subtract_distance: float | None = None,
+        subtract_weight: float = SUBTRACT_WEIGHT, subtract_margin: float = SUBTRACT_MARGIN) -> Mixture:
     """Songs near the add songs and away from the subtract songs.
 
     Parameters
@@ -204,6 +203,7 @@ def mix(index: TrackIndex, add: list[TrackInfo], subtract: list[TrackInfo], n: i
     subtract_distance : cosine distance (0..2) to the subtract-centroid under which a candidate
         counts as "like the subtracted songs" and is dropped; None for the default, relative rule
         (module docstring, step 3)
+    subtract_weight, subtract_margin : the default rule's figures (module docstring, steps 2 and 3)
 
     Raises AlchemyError 400 when every add song is also subtracted, or the add songs
     cancel out (a zero mean: no direction to look in).
@@ -220,7 +220,10 @@ def mix(index: TrackIndex, add: list[TrackInfo], subtract: list[TrackInfo], n: i
 
     given = {t.id for t in add} | subtract_ids
     given_keys = {t.song_key for t in add} | {t.song_key for t in subtract}
-    pool = index.nearest(add_centre, max(POOL_FACTOR * n, MIN_POOL), exclude=given)
+    aim = add_centre
+    if subtract_centre is not None and float(np.linalg.norm(add_centre - subtract_weight * subtract_centre)) > 1e-6:
+        aim = unit(add_centre - subtract_weight * subtract_centre)
+    pool = index.nearest(aim, max(POOL_FACTOR * n, MIN_POOL), exclude=given)
     described = catalog.describe((track_id for track_id, _ in pool), index.names)
     candidates: list[TrackInfo] = []
     distances: list[float] = []
@@ -233,24 +236,25 @@ def mix(index: TrackIndex, add: list[TrackInfo], subtract: list[TrackInfo], n: i
         seen_keys.add(key)
         candidates.append(track)
         distances.append(distance)
-    distance_to_add = np.asarray(distances, np.float64)
+    distance_to_aim = np.asarray(distances, np.float64)
     candidate_points = index.unit_vectors([t.id for t in candidates])
+    distance_to_add = 1.0 - candidate_points.astype(np.float64) @ add_centre if candidates else distance_to_aim
 
     keep = np.ones(len(candidates), bool)
     distance_to_subtract = np.full(len(candidates), np.nan)
     if subtract_centre is not None:
         distance_to_subtract = 1.0 - candidate_points.astype(np.float64) @ subtract_centre
         if subtract_distance is not None:
-            threshold = np.full(len(candidates), subtract_distance)
-        else:
-            threshold = np.minimum(SUBTRACT_RATIO * distance_to_add, SUBTRACT_MAX_DISTANCE)
-        keep = distance_to_subtract >= threshold
+            keep = distance_to_subtract >= subtract_distance
+        else:   # like the subtracted songs: nearer them than the added ones, by the margin
+            keep = (distance_to_subtract >= distance_to_add - subtract_margin) | (
+                distance_to_subtract >= SUBTRACT_MAX_DISTANCE)
     dropped = np.flatnonzero(~keep)
     shown_dropped = dropped[:n]                 # candidates are closest first: the n closest dropped ones
 
     kept = np.flatnonzero(keep)
     if temperature > 0:
-        chosen = np.sort(kept[softmax_sample(distance_to_add[kept], n, temperature, seed)])
+        chosen = np.sort(kept[softmax_sample(distance_to_aim[kept], n, temperature, seed)])
     else:
         chosen = kept[:n]
 

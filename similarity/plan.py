@@ -22,8 +22,9 @@ reader (similarity.request_reader) does.  The plan is a strict pydantic model
    as one more condition ("picked by the SQL query"), their order kept.
 3. Near and away songs score as alchemy does (similarity.alchemy): cosine
    distance to the near-centroid adds to the score; a track "like the away
-   songs" (closer to their centroid than min(SUBTRACT_RATIO x its distance to
-   the near-centroid, SUBTRACT_MAX_DISTANCE)) misses that condition.
+   songs" (nearer their centroid than the near-centroid by more than
+   SUBTRACT_MARGIN, or, without near songs, closer than AWAY_DISTANCE) misses
+   that condition, the more the nearer.
 4. Tracks are ranked by score (the sum of misses, plus the near distance),
    another recording of a kept song is left out (same song_key, or closer
    than DUPLICATE_DISTANCE in the index), and the artist cap applied.
@@ -57,7 +58,7 @@ from db.search import contains, fold
 from db.session import read
 from analysis.vectors import VECTOR_MODEL
 from similarity import catalog
-from similarity.alchemy import SUBTRACT_MAX_DISTANCE, SUBTRACT_RATIO, centroid
+from similarity.alchemy import SUBTRACT_MARGIN, centroid
 from similarity.catalog import TrackInfo
 from similarity.index import TrackIndex
 from similarity.neighbours import DUPLICATE_DISTANCE
@@ -79,6 +80,7 @@ MOOD_PREFERRED = 0.5     # "more <mood>" holds at or above this score, "less" at
 UNKNOWN_MISS = 0.5       # the miss of a condition on a value the track lacks (no year, no tempo)
 LEAN_WEIGHT = 0.1        # score per unit of lean: orders songs that meet (or miss) a tag or mood condition alike
 NEAR_WEIGHT = 1.0        # score per unit of cosine distance to the near-centroid
+AWAY_DISTANCE = 1.0      # without near songs, closer than this to the away songs is "like them" (1: orthogonal)
 #: How far outside a range counts as a full miss, in each condition's unit.
 SQL_ORDER_WEIGHT = 0.05  # score added along the SQL query's own order (first row 0, last row almost this)
 MAX_SQL_CHARS = 4000
@@ -492,9 +494,9 @@ def execute(plan: Plan, index: TrackIndex) -> PlanResult:
     if away_centre is not None:
         distance_away = 1.0 - points @ away_centre
         if near_centre is not None:
-            threshold = np.minimum(SUBTRACT_RATIO * distance_near, SUBTRACT_MAX_DISTANCE)
+            threshold = np.maximum(distance_near - SUBTRACT_MARGIN, 0.0)
         else:
-            threshold = np.full(len(rows), SUBTRACT_MAX_DISTANCE)
+            threshold = np.full(len(rows), AWAY_DISTANCE)
         away_miss = np.clip((threshold - distance_away) / np.maximum(threshold, 1e-9), 0.0, 1.0)
         misses = np.column_stack([misses, away_miss])
         held_at = [*held_at, 0.0]

@@ -133,26 +133,24 @@
   function render(answer) {
     shown = answer;
     sonarium.text(document.getElementById("results-title"), mixName(answer));
-    const parts = [`${answer.results.length} songs, closest to what you added first`];
+    const parts = [`${answer.results.length} songs, ${sonarium.orderSummary(answer.order)}`];
     if (answer.request.subtract.length) {
       const listed = answer.filtered.length < answer.filtered_total
         ? ` (the ${answer.filtered.length} closest listed below)` : "";
       parts.push(answer.filtered_total
-        ? `${answer.filtered_total} left out for sounding like what you subtracted${listed}`
+        ? `${answer.filtered_total} left out for sounding more like what you subtracted than what you added${listed}`
         : "nothing sounded close enough to what you subtracted to be left out");
     }
     let summary = parts.join("; ") + ".";
     if (answer.results.length < answer.request.n) summary += " The library has no more songs to offer.";
     sonarium.text(document.getElementById("results-summary"), summary);
-    sonarium.trackTable(document.getElementById("result-table"), answer.results,
-                        [{ label: "Distance", value: (track) => track.distance.toFixed(3) }]);
+    sonarium.trackTable(document.getElementById("result-table"), answer.results);
     const filtered = document.getElementById("filtered");
     filtered.hidden = answer.filtered.length === 0;
     document.getElementById("filtered-list").replaceChildren(...answer.filtered.map((track) => {
       const item = document.createElement("li");
       item.dataset.itemId = track.item_id;
-      sonarium.text(item, `${label(track)} · ${track.distance_to_subtract.toFixed(3)} from the subtracted, ` +
-                          `${track.distance.toFixed(3)} from the added`);
+      sonarium.text(item, `${label(track)} · ${track.why.text}`);
       return item;
     }));
     drawPlot(answer.plot);
@@ -182,6 +180,7 @@
     if (seed !== null) request.seed = seed;
     const distance = number("subtract-distance");
     if (distance !== null) request.subtract_distance = distance;
+    Object.assign(request, sonarium.orderChoice());
     run.disabled = true;
     say("Mixing…");
     try {
