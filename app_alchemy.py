@@ -25,7 +25,9 @@ Routes and their errors:
 - POST /api/sonic_fingerprint  {"n": 40..200 (100), "credentials": {...} (optional: Navidrome
                                 {"user", "password"}, Jellyfin/Emby {"user_id", "token"})}
                                200 {"seeds": [track + "play_count", "weight", "last_played"],
-                               "tracks": [track + "distance" (null for seeds) + "seed"],
+                               "tracks": [track + "distance" (null for seeds) + "seed" + "why"] (in
+                               playing order; "order" and "shape" in the body choose, as for
+                               alchemy), "order": {"order", "shape", "mean", "worst", "artist_repeats"},
                                "history": {"records", "matched"}, "half_life_days"}
                                400 malformed body, credentials this server does not take,
                                or settings they make invalid; 401 the media server refused
@@ -73,6 +75,8 @@ class AlchemyBody(Strict):
 
 class FingerprintBody(Strict):
     n: Annotated[int, Field(strict=True, ge=fingerprint.MIN_N, le=fingerprint.MAX_N)] = fingerprint.DEFAULT_N
+    order: craft.Order = "smooth"
+    shape: ordering.Shape = "steady"
     credentials: dict[str, Any] | None = Field(None, description="per-user credentials of the configured "
                                                                  "server, e.g. {\"user\", \"password\"}")
 
@@ -145,4 +149,25 @@ def fingerprint_api():
         if overrides:             # the credentials this request carried were refused: the caller's to fix
             return api_error(401, str(error))
         raise                     # the saved ones: 502, as app.py answers every media-server failure
-    return jsonify(result.as_json())
+    answer = result.as_json()
+    answer["tracks"], answer["order"] = _fingerprint_in_order(index, result, body)
+    return jsonify(answer)
+
+
+def _fingerprint_in_order(index: TrackIndex, result: fingerprint.Fingerprint,
+                          body: FingerprintBody) -> tuple[list[dict], dict]:
+    """The fingerprint playlist (your most played, then their neighbours) in playing order, each song
+    saying why it is there; a most-played song ranks as the closest."""
+    picks = [seed.track for seed in result.seeds]
+    tracks = picks + [track for track, _ in result.neighbours]
+    distances = [None] * len(picks) + [distance for _, distance in result.neighbours]
+    crafted = craft.craft(index, tracks, distances, reference=picks, order=body.order, shape=body.shape,
+                          relevance=[0.0] * len(picks) + distances[len(picks):])
+    mine = {track.id for track in picks}
+    shown = []
+    for track, distance, why in zip(crafted.tracks, crafted.distances, crafted.why):
+        if track.id in mine:
+            why = {**why, "text": " · ".join(part for part in ("one of your most played", why["text"]) if part)}
+        shown.append(track.as_json(distance=None if distance is None else round(distance, 4),
+                                   seed=track.id in mine, why=why))
+    return shown, crafted.seams

@@ -29,7 +29,7 @@ def test_play_log_becomes_seeds_then_neighbours(env, music_dir, tmp_path, monkey
     monkeypatch.setenv("LOCAL_PLAY_LOG", str(tmp_path / "plays.log"))
     client = _app()
 
-    answer = client.post("/api/sonic_fingerprint", json={"n": 40})
+    answer = client.post("/api/sonic_fingerprint", json={"n": 40, "order": "ranked"})
     assert answer.status_code == 200, answer.json
     body = answer.json
     assert body["history"] == {"records": 4, "matched": 3}
@@ -47,6 +47,11 @@ def test_play_log_becomes_seeds_then_neighbours(env, music_dir, tmp_path, monkey
     by_id = {track_id: item_id for item_id, track_id in made.ids.items()}
     kinds = [made.group_of(by_id[t["id"]]) for t in tracks[3:]]
     assert kinds[:28] == ["jazz"] * 28          # every other jazz song first: the old metal play barely counts
+
+    smooth = client.post("/api/sonic_fingerprint", json={"n": 40}).json      # the default: in playing order
+    assert smooth["order"]["order"] == "smooth" and sorted(t["id"] for t in smooth["tracks"]) == sorted(
+        t["id"] for t in tracks)
+    assert all(t["why"]["text"].startswith("one of your most played") == t["seed"] for t in smooth["tracks"])
 
 
 def test_weights_decay_by_half_life_and_grow_with_log_plays():

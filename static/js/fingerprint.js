@@ -51,9 +51,9 @@
     shown = answer;
     const seeds = answer.seeds.length;
     const history = answer.history;
-    let summary = `${answer.tracks.length} songs: ${seeds} of your most played, then the closest to their ` +
-                  `blended sound. From ${history.records} played songs, ${history.matched} are analysed; ` +
-                  `plays count half as much every ${answer.half_life_days} days.`;
+    let summary = `${answer.tracks.length} songs: ${seeds} of your most played and the closest to their ` +
+                  `blended sound, ${sonarium.orderSummary(answer.order)}. From ${history.records} played songs, ` +
+                  `${history.matched} are analysed; plays count half as much every ${answer.half_life_days} days.`;
     if (answer.tracks.length < answer.request.n) summary += " The library has no more songs to offer.";
     sonarium.text(document.getElementById("results-summary"), summary);
     sonarium.trackTable(document.getElementById("seed-table"), answer.seeds, [
@@ -61,9 +61,7 @@
       { label: "Last played", value: (track) => shortDate(track.last_played) },
       { label: "Weight", value: (track) => track.weight.toFixed(2) },
     ]);
-    sonarium.trackTable(document.getElementById("result-table"), answer.tracks, [
-      { label: "Distance", value: (track) => (track.seed ? "your pick" : track.distance.toFixed(3)) },
-    ]);
+    sonarium.trackTable(document.getElementById("result-table"), answer.tracks);
     playlist.reset();
     results.hidden = false;
   }
@@ -71,7 +69,7 @@
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const input = document.getElementById("n");
-    const request = { n: Number(input.value.trim() || input.defaultValue) };
+    const request = { n: Number(input.value.trim() || input.defaultValue), ...sonarium.orderChoice() };
     const given = credentials();
     run.disabled = true;
     say("Reading your listening history…");
