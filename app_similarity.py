@@ -15,7 +15,8 @@ Routes and their errors:
                            404 unknown seed, or a seed not in the index yet; 503 no index loaded
 - GET /api/find_path       start_item_id=ID or start_title=T (&start_artist=A), the same for end_;
                            length=2..200 counting both ends (default 25)
-                           200 {"start", "end", "tracks": [track + "step_distance"], "requested_length",
+                           200 {"start", "end", "tracks": [track + "step_distance" + "why"],
+                                "longest_step": {"percent", "words"} (its closeness), "requested_length",
                                 "length", "complete", "reason", "backbone_step", "typical_step",
                                 "index_version"}
                            400 a missing end, length out of range, start and end the same song;
@@ -143,10 +144,18 @@ def find_path():
         result = path.find_path(index, start, end, length)
     except ValueError as error:  # two recordings of one song
         raise _Refused(400, str(error)) from None
+    tracks, steps = [t for t, _ in result.tracks], [s for _, s in result.tracks]
+    crafted = craft.craft(index, tracks, [None] + steps[1:], reference=[start, end], order="ranked", steps=True)
+    longest = max(steps[1:], default=0.0)
+    shown = crafted.as_json("step_distance")
+    if shown:   # the start takes no step
+        shown[0]["step_distance"] = 0.0
+        shown[0]["why"]["text"] = " · ".join(part for part in ("the start", shown[0]["why"]["text"]) if part)
     return jsonify({
         "start": start.as_json(),
         "end": end.as_json(),
-        "tracks": [track.as_json(step_distance=round(step, 4)) for track, step in result.tracks],
+        "tracks": shown,
+        "longest_step": dict(zip(("percent", "words"), craft.closeness(longest))),
         "requested_length": result.requested_length,
         "length": len(result.tracks),
         "complete": result.complete,

@@ -144,7 +144,8 @@ class Crafted:
 def craft(index: TrackIndex, tracks: Sequence[TrackInfo], distances: Sequence[float | None], *,
           reference: Sequence[TrackInfo] = (), lead: TrackInfo | None = None, fixed_ends: bool = False,
           order: Order = "smooth", shape: Shape = "steady", ranked: bool = True,
-          relevance: Sequence[float] | None = None, artist_gap: int = ordering.ARTIST_GAP) -> Crafted:
+          relevance: Sequence[float] | None = None, artist_gap: int = ordering.ARTIST_GAP,
+          steps: bool = False) -> Crafted:
     """Order `tracks` for listening and explain each one.
 
     Parameters
@@ -161,6 +162,7 @@ def craft(index: TrackIndex, tracks: Sequence[TrackInfo], distances: Sequence[fl
         without a ranking, such as an automatic playlist
     relevance : how far each song is from what was asked for, lower is better (default: `distances`;
         the chat gives its plan's scores)
+    steps : `distances` are each song's step from the one before (a path), and are said so
     shape : the energy shape of a smooth order ("steady", "rising", "arc")
     artist_gap : places within which one artist should not return
 
@@ -197,7 +199,7 @@ def craft(index: TrackIndex, tracks: Sequence[TrackInfo], distances: Sequence[fl
         before = played[played.index(song) - 1] if played.index(song) > 0 else None
         after = seam_words(songs, before, song) if before is not None else []
         tags = shared_tags(profiles.get(ids[position]), reference_tags)
-        parts = [f"{words} ({percent}%)".capitalize()] if words else []
+        parts = [(f"a {words} step ({percent}%)" if steps else f"{words} ({percent}%)").capitalize()] if words else []
         if tags:
             parts.append("shares " + ", ".join(tags))
         if after:

@@ -103,7 +103,9 @@ def test_song_path_page(live_server, page, music_dir, playlist_dir):
     assert all(t.startswith("Jazz") for t in titles[:crossing])
     assert all(t.startswith("Ambient") for t in titles[crossing:])
     steps = page.locator("table.tracks tbody tr td:last-child").all_inner_texts()
-    assert steps[0] == "start" and all(float(step) > 0 for step in steps[1:])
+    assert steps[0] == "the start" and all(step.startswith(("A very close step (", "A close step (", "A related step (",
+                                                           "A loosely related step (", "A far step (")) for step in steps[1:])
+    expect(page.locator("#results-summary")).to_contain_text("the biggest step is")
 
     expect(page.locator("input.playlist-name")).to_have_value("Jazz 1 to Ambient 0")
     page.click("button.create-playlist")

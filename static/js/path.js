@@ -28,15 +28,14 @@
   function render(answer) {
     shown = answer;
     sonarium.text(document.getElementById("results-title"), `${name(answer.start)} to ${name(answer.end)}`);
-    const steps = answer.tracks.slice(1).map((track) => track.step_distance);
-    const longest = steps.length ? Math.max(...steps) : 0;
+    const longest = answer.longest_step;
+    const biggest = longest.words ? `; the biggest step is ${longest.words} (${longest.percent}% alike)` : "";
     sonarium.text(document.getElementById("results-summary"),
-                  `${answer.length} of ${answer.requested_length} songs; longest step ${longest.toFixed(3)}.`);
+                  `${answer.length} of ${answer.requested_length} songs${biggest}.`);
     reason.hidden = !answer.reason;
     const sentence = answer.reason ? answer.reason.charAt(0).toUpperCase() + answer.reason.slice(1) + "." : "";
     sonarium.text(reason, sentence);
-    const stepColumn = { label: "Step", value: (track, n) => (n === 0 ? "start" : track.step_distance.toFixed(3)) };
-    sonarium.trackTable(document.getElementById("result-table"), answer.tracks, [stepColumn]);
+    sonarium.trackTable(document.getElementById("result-table"), answer.tracks);
     playlist.setName(`${name(answer.start)} to ${name(answer.end)}`);
     playlist.reset();
     results.hidden = false;
