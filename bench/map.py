@@ -1,8 +1,9 @@
 """The music map's projection: time, memory and quality at library scale.
 
     python bench/map.py --tracks 100000 [--dim 400] [--new 1000] [--compare-transform]
+    python bench/map.py --corpus CORPUS --cache DIR --new 17 [--compare-transform]
 
-A synthetic library of --tracks tracks (Gaussian blobs: 500 centres, each
+A synthetic library of --tracks tracks (Gaussian groups: 500 centres, each
 track a centre plus noise, standardized and L2-normalised as the index stores
 them) is indexed in memory with the shipped Voyager settings (its build is
 timed apart: the index task builds it, not the map task).  Then, as the map
@@ -16,9 +17,13 @@ task (tasks/map.py) does it, minus the database:
 - the projection blob's size;
 - placing --new new tracks (same distribution) by their index neighbours.
 
-Quality: besides neighbours_kept, "same blob" is the share of a track's 10
-nearest map points that come from its own blob (the synthetic ground truth),
-for the fitted tracks and for the placed ones.
+With --corpus, the tracks are a dev corpus's (analysed once and cached as
+bench/clustering.py does), --new of them, drawn at random, held out as the new
+tracks.
+
+Quality: besides neighbours_kept, "same group" is the share of a track's 10
+nearest map points that come from its own group (the synthetic blob, or the
+corpus track's source), for the fitted tracks and for the placed ones.
 
 --compare-transform also keeps the fitted UMAP as umap-learn's `transform`
 needs it: its pickle's size and time, loading it back, and placing the new
@@ -45,6 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")   # as tasks/worker.py sets it
 
 from analysis.standardize import Standardization  # noqa: E402
+from bench.clustering import corpus_features  # noqa: E402
 from similarity import map_layout  # noqa: E402
 from similarity.index import EF_CONSTRUCTION, M, TrackIndex  # noqa: E402
 from tasks import map as map_task  # noqa: E402
@@ -98,23 +104,23 @@ def synthetic(tracks: int, dim: int, seed: int = 0) -> tuple[np.ndarray, np.ndar
     blobs = rng.integers(0, BLOBS, tracks)
     raw = np.empty((tracks, dim), np.float32)
     for start in range(0, tracks, 10_000):
-        part = blobs[start:start + 10_000]
+        part = groups[start:start + 10_000]
         raw[start:start + part.size] = centres[part] + rng.normal(0, 0.5, (part.size, dim)).astype(np.float32)
     return Standardization.fit(raw).apply(raw), blobs
 
 
-def same_blob(xy: np.ndarray, blobs: np.ndarray, rows: np.ndarray) -> float:
-    """Share of the 10 nearest other map points of each row that come from the row's own blob."""
+def same_group(xy: np.ndarray, groups: np.ndarray, rows: np.ndarray) -> float:
+    """Share of the 10 nearest other map points of each row that come from the row's own group."""
     _, nearest = cKDTree(xy).query(xy[rows], k=11)
-    return float((blobs[nearest[:, 1:]] == blobs[rows][:, None]).mean())
+    return float((groups[nearest[:, 1:]] == groups[rows][:, None]).mean())
 
 
-def placed_same_blob(fitted_xy: np.ndarray, blobs: np.ndarray, placed_xy: np.ndarray) -> float:
-    """Share of each placed track's 10 nearest fitted map points from its own blob (placed rows follow
-    the fitted ones in `blobs`)."""
+def placed_same_group(fitted_xy: np.ndarray, groups: np.ndarray, placed_xy: np.ndarray) -> float:
+    """Share of each placed track's 10 nearest fitted map points from its own group (placed rows follow
+    the fitted ones in `groups`)."""
     _, nearest = cKDTree(fitted_xy).query(placed_xy, k=10)
     fitted = len(fitted_xy)
-    return float((blobs[:fitted][nearest] == blobs[fitted:][:, None]).mean())
+    return float((groups[:fitted][nearest] == groups[fitted:][:, None]).mean())
 
 
 def main() -> None:
@@ -123,17 +129,27 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=400)
     parser.add_argument("--new", type=int, default=1000)
     parser.add_argument("--compare-transform", action="store_true")
+    parser.add_argument("--corpus", type=Path, help="a dev corpus (manifest.csv) instead of synthetic vectors")
+    parser.add_argument("--cache", type=Path, default=Path(".cache/quality"), help="its analyses (bench/clustering.py)")
     options = parser.parse_args()
-    n, ctx = options.tracks, _NoTask()
-    vectors, blobs = synthetic(n + options.new, options.dim)
+    ctx = _NoTask()
+    if options.corpus:
+        features, sources = corpus_features(options.corpus.resolve(), options.cache)
+        held_out_last = np.random.default_rng(0).permutation(len(features))   # the new tracks: a random few
+        vectors, groups = features.vectors[held_out_last], sources[held_out_last]
+        n, described = len(vectors) - options.new, f"{options.corpus.name} (groups: its sources)"
+    else:
+        n = options.tracks
+        vectors, groups = synthetic(n + options.new, options.dim)
+        described = f"synthetic, {BLOBS} blobs (groups: the blobs)"
     ids = np.arange(1, n + 1, dtype=np.int64)
-    index = voyager.Index(voyager.Space.Cosine, num_dimensions=options.dim, M=M, ef_construction=EF_CONSTRUCTION)
+    dim = vectors.shape[1]
+    index = voyager.Index(voyager.Space.Cosine, num_dimensions=dim, M=M, ef_construction=EF_CONSTRUCTION)
     began = time.perf_counter()
     for start in range(0, n, 5000):
         index.add_items(vectors[start:min(start + 5000, n)], ids[start:start + 5000])
-    track_index = TrackIndex(index, Standardization(np.zeros(options.dim, np.float32),
-                                                    np.ones(options.dim, np.float32)), 0, 0)
-    print(f"{n} tracks x {options.dim}-d, {BLOBS} blobs; index built in {time.perf_counter() - began:.0f} s "
+    track_index = TrackIndex(index, Standardization(np.zeros(dim, np.float32), np.ones(dim, np.float32)), 0, 0)
+    print(f"{n} tracks x {dim}-d, {described}; index built in {time.perf_counter() - began:.0f} s "
           f"(not part of the map); RSS before the map {psutil.Process().memory_info().rss / 2**20:.0f} MiB; "
           f"load average {os.getloadavg()[0]:.2f}")
     import umap  # noqa: F401  (its import is timed apart)
@@ -152,16 +168,21 @@ def main() -> None:
     sample = map_layout.sample_rows(n)
     print(f"fit: {fit_seconds:.0f} s, with neighbours_kept {total:.0f} s; peak RSS {watch.peak / 2**20:.0f} MiB; "
           f"longest GIL pause {watch.longest_pause:.1f} s; blob {len(fitted.to_bytes()) / 2**20:.1f} MiB; "
-          f"neighbours_kept {fitted.meta['neighbours_kept']:.3f}; same blob {same_blob(fitted.xy, blobs, sample):.3f}")
+          f"neighbours_kept {fitted.meta['neighbours_kept']:.3f}; same group {same_group(fitted.xy, groups, sample):.3f}")
 
+    index_neighbours, _ = track_index.nearest_many(vectors[sample], 11)
+    print(f"for comparison, same group among the index's own 10 neighbours: "
+          f"{float((groups[index_neighbours[:, 1:] - 1] == groups[sample][:, None]).mean()):.3f}")
+    if not options.new:
+        return
     new_ids = np.arange(n + 1, n + options.new + 1, dtype=np.int64)
     index.add_items(vectors[n:], new_ids)
     everyone = np.concatenate([ids, new_ids])
     began = time.perf_counter()
     placed, _ = map_task._update(ctx, track_index, fitted, everyone)
     placing = time.perf_counter() - began
-    print(f"placing {options.new} new tracks by index neighbours: {placing:.2f} s; same blob "
-          f"{placed_same_blob(fitted.xy, blobs, placed.xy[n:]):.3f}")
+    print(f"placing {options.new} new tracks by index neighbours: {placing:.2f} s; same group "
+          f"{placed_same_group(fitted.xy, groups, placed.xy[n:]):.3f}")
     if options.compare_transform:
         began = time.perf_counter()
         data = pickle.dumps(reducer, protocol=pickle.HIGHEST_PROTOCOL)
@@ -176,8 +197,8 @@ def main() -> None:
         reducer.transform(vectors[n:])
         print(f"kept UMAP model: pickle {len(data) / 2**20:.0f} MiB in {pickled:.0f} s, loaded in {loaded:.1f} s; "
               f"transform of {options.new} tracks {first:.1f} s (first in this process), "
-              f"{time.perf_counter() - began:.1f} s (again); same blob "
-              f"{placed_same_blob(fitted.xy, blobs, by_transform):.3f}")
+              f"{time.perf_counter() - began:.1f} s (again); same group "
+              f"{placed_same_group(fitted.xy, groups, by_transform):.3f}")
 
 
 if __name__ == "__main__":
