@@ -9,7 +9,7 @@ from db.session import session_scope
 from similarity import index as track_index
 from similarity import map_layout, projection
 from tasks import map as map_task
-from tasks import store
+from tasks import runner, store
 from tasks.submit import submit_main
 from tests.conftest import wait_for
 from tests.library import add_like, make_library
@@ -92,6 +92,46 @@ def test_no_map_without_an_index_then_a_tiny_library_is_laid_out_by_pca(app, map
     small = projection.load()
     assert small.meta["method"] == "pca" and small.size == 18 and small.meta["fitted_tracks"] == 18
     assert same_group_share(library, small) == 1.0
+
+
+def run_here(args=None):
+    """The map task in this process (no worker): for PCA-sized libraries, so no numba runs in the tests' process."""
+    task_id = submit_main("map", args or {})
+    runner.execute(task_id, 1)
+    return store.get(task_id)
+
+
+def test_a_growing_library_is_placed_until_it_grew_by_map_refit_growth(env):
+    library = make_library({"jazz": 5, "metal": 5})
+    assert "fitted (no map yet)" in run_here().message
+    add_like(library, ["jazz-1", "metal-1"])          # 12 tracks: 20% more than the 10 fitted
+    assert "2 tracks placed" in run_here().message
+    add_like(library, ["jazz-2"], seed=2)             # 13: more than 20%
+    assert "grew from 10 to 13 tracks" in run_here().message
+    assert projection.load().meta["fitted_tracks"] == 13
+
+
+def test_a_failed_fit_leaves_the_old_map_serving(app, monkeypatch):
+    make_library({"jazz": 5, "metal": 5})
+    live = app.extensions["sonarium.map"]
+    run_here()
+    assert live.refresh()
+
+    def failing(points, seed):
+        raise MemoryError("no room for the map")
+    monkeypatch.setattr(map_layout, "fit", failing)
+    failed = run_here({"refit": True})
+    assert failed.status == "FAILURE" and "no room for the map" in failed.message
+    assert not live.refresh() and live.current.version == projection.load().version == 1
+
+
+def test_map_refit_growth_is_checked_at_start_up():
+    from config import ConfigError, load_settings
+    base = {"SONARIUM_DATA_DIR": "/tmp/sonarium-config-test", "SECRET_KEY": "k"}
+    assert load_settings(base).map_refit_growth == 0.2
+    for bad in ("lots", "-0.1"):
+        with pytest.raises(ConfigError, match="MAP_REFIT_GROWTH"):
+            load_settings({**base, "MAP_REFIT_GROWTH": bad})
 
 
 def test_refit_reasons():
