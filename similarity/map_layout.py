@@ -12,10 +12,10 @@ means everywhere else in Sonarium.
   goes to the weighted mean of the map positions of its nearest index
   neighbours already on the map.  This is how UMAP's own `transform` starts
   a new point (before refining it), and it needs nothing but the index and the
-  map: keeping the fitted UMAP model for `transform` would cost a blob several
-  times the index's size and half a minute of compiling per placing run
-  (docs/PERFORMANCE.md, "Music map: projection", has the figures and both
-  methods' quality).
+  map: keeping the fitted UMAP model for `transform` would cost a 371 MiB blob
+  at 100,000 tracks (twice the index) and seconds of loading and compiling per
+  placing run, for placements no closer to their kind (docs/PERFORMANCE.md,
+  "Music map: projection", has both methods' figures).
 - `neighbours_kept` measures how honest a map is: the share of a track's 10
   index neighbours that are also among its 10 nearest points on the map.
 
@@ -76,6 +76,8 @@ def fit(points: np.ndarray, seed: int = SEED) -> Layout:
     with warnings.catch_warnings():
         # A seed makes UMAP run single-threaded and it says so each time; that is the point of the seed.
         warnings.filterwarnings("ignore", message="n_jobs value", category=UserWarning)
+        # pynndescent's graph search refers to arrays numba cannot keep on disk (_umap turned its cache on).
+        warnings.filterwarnings("ignore", message="Cannot cache compiled function")
         xy = umap_reducer(seed).fit_transform(points)
     return Layout(np.asarray(xy, np.float32), "umap")
 

@@ -12,7 +12,10 @@ and either
 
 Either way it measures how well the map keeps the index's neighbourhoods
 (map_layout.neighbours_kept) and stores the result as a new version, which the
-web process picks up (LiveProjection).  Nothing is stored when nothing changed.
+web process picks up (LiveProjection).  Its meta: "method" ("umap" | "pca"),
+"seed", "fitted_tracks" (in the last full fit), "placed_tracks" (placed
+since), "neighbours_kept" (0..1, or None) and "index_version" (the index
+version it was made from).  Nothing is stored when nothing changed.
 A failed or cancelled run stores nothing, so the old map keeps serving; a
 re-queued run starts over (the same index gives the same map).
 
@@ -53,7 +56,7 @@ def run_map(ctx: TaskContext, refit: bool = False) -> str:
         ctx.log(f"fitting the whole map: {reason}")
         projection, message = _fit(ctx, index, ids), f"map of {len(ids)} tracks fitted ({reason})"
     ctx.progress(90, "measuring how well the map keeps each track's neighbours")
-    projection.meta["neighbours_kept"] = _neighbours_kept(index, projection)
+    projection.meta.update(neighbours_kept=_neighbours_kept(index, projection), index_version=index.version)
     ctx.check_cancelled()
     version = save(projection)
     ctx.set_details(result={"version": version, **projection.meta})
