@@ -2,6 +2,7 @@
 
     python bench/map.py --tracks 100000 [--dim 400] [--new 1000] [--compare-transform]
     python bench/map.py --corpus CORPUS --cache DIR --new 17 [--compare-transform]
+    python bench/map.py --end-to-end --tracks 100000
 
 A synthetic library of --tracks tracks (Gaussian groups: 500 centres, each
 track a centre plus noise, standardized and L2-normalised as the index stores
@@ -20,6 +21,12 @@ task (tasks/map.py) does it, minus the database:
 With --corpus, the tracks are a dev corpus's (analysed once and cached as
 bench/clustering.py does), --new of them, drawn at random, held out as the new
 tracks.
+
+--end-to-end runs the map task itself instead, through the task framework on
+one worker, over a scratch database (bench/clustering_e2e.py's synthetic
+tracks, indexed first): the wall time from submission to the stored map
+(reading the index, the fit, neighbours_kept, storing) and the peak RSS of the
+worker or its work horse.
 
 Quality: besides neighbours_kept, "same group" is the share of a track's 10
 nearest map points that come from its own group (the synthetic blob, or the
@@ -131,7 +138,11 @@ def main() -> None:
     parser.add_argument("--compare-transform", action="store_true")
     parser.add_argument("--corpus", type=Path, help="a dev corpus (manifest.csv) instead of synthetic vectors")
     parser.add_argument("--cache", type=Path, default=Path(".cache/quality"), help="its analyses (bench/clustering.py)")
+    parser.add_argument("--end-to-end", action="store_true",
+                        help="the map task itself on a worker, over a scratch database of --tracks tracks")
     options = parser.parse_args()
+    if options.end_to_end:
+        return end_to_end(options)
     ctx = _NoTask()
     if options.corpus:
         features, sources = corpus_features(options.corpus.resolve(), options.cache)
@@ -199,6 +210,44 @@ def main() -> None:
               f"transform of {options.new} tracks {first:.1f} s (first in this process), "
               f"{time.perf_counter() - began:.1f} s (again); same group "
               f"{placed_same_group(fitted.xy, groups, by_transform):.3f}")
+
+
+def end_to_end(options: argparse.Namespace) -> None:
+    """The map task on a real worker over a scratch database of --tracks synthetic tracks."""
+    import subprocess
+    from bench.clustering_e2e import REPO, PeakRss, fill, library_arrays
+    from bench.scratch import scratch_database
+    with scratch_database("sonarium_map") as url:
+        os.environ.update(DATABASE_URL=url, REDIS_URL="redis://127.0.0.1:6379/12", MEDIASERVER_TYPE="local",
+                          MUSIC_DIR="/tmp", SONARIUM_DATA_DIR=f"/tmp/{url.rsplit('/', 1)[1]}",
+                          LOG_LEVEL="WARNING", PYTHONPATH=str(REPO))
+        import runtime
+        from similarity import index as stored_index
+        from tasks import queues, store, submit
+        runtime.init()
+        began = time.perf_counter()
+        fill(url, library_arrays(options.tracks, None))
+        stored_index.update(rebuild=True)
+        print(f"{options.tracks} tracks stored and indexed in {time.perf_counter() - began:.0f} s "
+              f"(not part of the map)")
+        queues.redis_connection().flushdb()
+        worker = subprocess.Popen([sys.executable, "-m", "tasks.worker", "clustering"], cwd=REPO)
+        try:
+            time.sleep(15)   # the worker imports and warms up its modules before the clock starts
+            memory = PeakRss([worker])
+            began = time.perf_counter()
+            task_id = submit.submit_main("map", {})
+            while store.get(task_id).status in ("PENDING", "STARTED", "PROGRESS"):
+                time.sleep(0.5)
+            wall = time.perf_counter() - began
+            [peak] = memory.stop()
+            task = store.get(task_id)
+            print(f"{task.status}: {task.message}\nwall {wall:.0f} s from submission to the stored map; peak RSS "
+                  f"of the worker or its work horse {peak / 2**20:.0f} MiB; load average {os.getloadavg()[0]:.2f}")
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
+            queues.redis_connection().flushdb()
 
 
 if __name__ == "__main__":
