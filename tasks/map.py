@@ -23,8 +23,6 @@ The library analysis starts this task when it has updated the index.
 """
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 
 import runtime
@@ -34,8 +32,6 @@ from similarity.projection import Projection, load, save
 from tasks import queues
 from tasks.registry import task_type
 from tasks.runner import TaskContext
-
-log = logging.getLogger(__name__)
 
 
 @task_type("map", queue=queues.CLUSTERING, job_timeout=6 * 3600, title="Music map", main=True)
