@@ -104,7 +104,10 @@ def _umap():
         if name.startswith(("umap.", "pynndescent.")):
             for kernel in vars(module).values():
                 if isinstance(kernel, Dispatcher):
-                    kernel.enable_caching()
+                    try:
+                        kernel.enable_caching()
+                    except RuntimeError:  # no writable cache dir: it compiles in each process, as before
+                        return umap
     return umap
 
 
