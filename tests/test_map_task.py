@@ -94,6 +94,25 @@ def test_no_map_without_an_index_then_a_tiny_library_is_laid_out_by_pca(app, map
     assert same_group_share(library, small) == 1.0
 
 
+def test_a_worker_killed_mid_fit_leaves_no_stuck_task(env, workers):
+    from tasks import reconciler
+    make_library({"jazz": 150, "metal": 150, "ambient": 150})
+    victim = workers.start("clustering")
+    task_id = submit_main("map", {})
+    wait_for(lambda: (store.get(task_id).message or "").startswith("laying out"), timeout=120, every=0.02,
+             message="the fit to start")
+    workers.kill(victim)
+    assert projection.load() is None
+    workers.start("clustering")
+    wait_for(lambda: reconciler.reconcile_once() or store.get(task_id).status not in LIVE_STATUSES,
+             timeout=120, every=0.5, message="the dead attempt to be re-queued")
+    wait_for(lambda: store.get(task_id).status not in LIVE_STATUSES, timeout=120, every=0.2,
+             message="the map task to finish after the re-queue")
+    task = store.get(task_id)
+    assert task.status == "SUCCESS" and task.attempts >= 2
+    assert projection.load().size == 450
+
+
 def run_here(args=None):
     """The map task in this process (no worker): for PCA-sized libraries, so no numba runs in the tests' process."""
     task_id = submit_main("map", args or {})
