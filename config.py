@@ -272,6 +272,9 @@ VARIABLES: tuple[Variable, ...] = (
              "How often the web process checks for a newer similarity index (0: only at start)."),
     Variable("INDEX_UPDATE_SECONDS", _number(1, 86400), "60",
              "How often a running analysis adds its newly analysed tracks to the index."),
+    Variable("MAP_REFIT_GROWTH", _number(0, 100), "0.2",
+             "How much the library may grow, as a share of the tracks the music map was last fitted on, before "
+             "the map task fits it afresh instead of placing the new tracks (0: any growth means a refit)."),
     Variable("MAX_QUEUED_CHILDREN", _integer(1, 10000), "50",
              "Child jobs a parent task keeps queued at once."),
 )

@@ -80,6 +80,23 @@ class TrackIndex:
             wanted = min(2 * wanted, self.size)
         return []
 
+    def nearest_many(self, points: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The k nearest tracks to each row of `points` (index space), in one batched query.
+
+        Returns (track ids int64 (m, k'), cosine distances float32 (m, k')), closest first, where
+        k' = min(k, size); a point that is itself indexed finds itself first.
+        """
+        k = min(k, self.size)
+        if k <= 0 or not len(points):
+            return np.zeros((len(points), 0), np.int64), np.zeros((len(points), 0), np.float32)
+        ids, distances = self.index.query(np.asarray(points, np.float32), k=k, query_ef=max(EF_SEARCH, k))
+        return np.asarray(ids, np.int64), np.asarray(distances, np.float32)
+
+    def live_ids(self) -> np.ndarray:
+        """The ids of the tracks in the index (not those marked deleted), int64, ascending."""
+        gone = _deleted_ids(self)
+        return np.array(sorted(int(i) for i in self.index.ids if int(i) not in gone), np.int64)
+
     def __contains__(self, track_id: int) -> bool:
         try:
             self.index.get_vector(track_id)

@@ -37,8 +37,9 @@ class Projection:
     ids : int64 (n,), track ids, ascending
     xy : float32 (n, 2), positions (unitless; only distances between points mean anything)
     meta : how the map was made, JSON-safe: "method" ("umap" | "pca"), "seed", "fitted_tracks"
-        (tracks in the last full fit), "placed_tracks" (added since by transform), "neighbours_kept"
-        (share of each track's 10 index neighbours among its 10 nearest map points, or None)
+        (tracks in the last full fit), "placed_tracks" (placed since among their neighbours), "neighbours_kept"
+        (share of each track's 10 index neighbours among its 10 nearest map points, or None), "index_version"
+        (the similarity index version it was made from)
     version : the blob version it was loaded from (0 before it is stored)
     """
 

@@ -9,4 +9,4 @@
 - Task types register themselves with `tasks.registry.task_type`; `TASK_MODULES`
   lists the modules that define them.
 """
-TASK_MODULES = ("tasks.library_scan", "tasks.analysis", "tasks.clustering")
+TASK_MODULES = ("tasks.library_scan", "tasks.analysis", "tasks.clustering", "tasks.map")

@@ -19,7 +19,7 @@ over the whole library, tracks the server no longer lists are deleted.
 
 The similarity index follows along: every INDEX_UPDATE_SECONDS the parent adds
 the tracks analysed so far (an incremental update, not a rebuild), and once
-more at the end.
+more at the end; then it starts the music map task (tasks.map).
 """
 from __future__ import annotations
 
@@ -48,6 +48,7 @@ from tasks import queues, store
 from tasks.reconciler import job_scratch_dir
 from tasks.registry import task_type
 from tasks.runner import TaskContext
+from tasks.submit import submit_main
 
 log = logging.getLogger(__name__)
 _COUNTS = ("analyzed", "skipped", "failed")
@@ -145,11 +146,20 @@ def run_analysis(ctx: TaskContext, num_recent_albums: Annotated[int, Field(ge=0)
     if not num_recent_albums and set(counts) <= {"SUCCESS"}:
         removed = track_store.delete_unseen(provider.type, started_db)
     update_index()
+    _start_map(ctx)
     result = {"albums": len(albums), **{f"tracks_{k}": int(v) for k, v in totals.items()},
               "tracks_removed": removed, "failed_albums": counts.get("FAILURE", 0), "failures": failures}
     ctx.set_details(result=result)
     return (f"{len(albums)} albums: {result['tracks_analyzed']} tracks analysed, {result['tracks_skipped']} "
             f"already done, {result['tracks_failed']} failed, {removed} removed from the library")
+
+
+def _start_map(ctx: TaskContext) -> None:
+    """Bring the music map in step with the index (tasks.map places new tracks or refits)."""
+    try:
+        submit_main("map")
+    except store.TaskAlreadyRunning:
+        ctx.log("the music map task is already running: this run's new tracks are placed by its next run")
 
 
 def _analysed_since(provider_type: str, item_ids: list[str], since) -> set[str]:

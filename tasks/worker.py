@@ -81,6 +81,10 @@ def main(argv: list[str] | None = None) -> None:
                         help="extra module defining task types (tests)")
     parser.add_argument("--burst", action="store_true", help="exit when the queues are empty")
     options = parser.parse_args(argv)
+    # With numba's default OpenMP layer, a work horse forked from a worker that has run parallel numba
+    # code (a UMAP fit, as a warm-up would) dies ("fork() called from a process already using GNU
+    # OpenMP"); numba's own thread pool does not.  Set before the task modules import numba.
+    os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
     settings = runtime.init()
 
     def prepare():

@@ -132,3 +132,26 @@ def write_play_log(path, plays):
     def relative(name):
         return name if "/" in name else f"{name.split('-')[0].title()} album/{name}.wav"
     path.write_text("".join(f"{when.isoformat()}\t{relative(name)}\n" for name, when in plays), encoding="utf-8")
+
+
+def add_like(library: Library, names: list[str], noise: float = 0.05, seed: int = 1) -> dict[str, int]:
+    """Add a new track like each named one (its stored vector plus a little noise, named "<name>-like",
+    in the same group) and update the index; returns the new tracks' ids by name."""
+    rng = np.random.default_rng(seed)
+    now = track_store.database_now()
+    added = {}
+    with session_scope() as session:
+        for name in names:
+            stored = session.get(Embedding, library.ids[name])
+            vector = np.frombuffer(stored.vector, dtype="<f4") + rng.normal(0, noise, stored.dim)
+            track = Track(provider="local", item_id=f"{name}-like", title=f"Like {name}", artist="Like artist",
+                          album="Likes", duration_s=200.0, analysis_version="test", analyzed_at=now, seen_at=now)
+            session.add(track)
+            session.flush()
+            session.add(Embedding(track_id=track.id, model=VECTOR_MODEL, dim=stored.dim,
+                                  vector=vector.astype("<f4").tobytes()))
+            added[f"{name}-like"] = track.id
+            library.groups[library.group_of(name)].append(f"{name}-like")
+    library.ids.update(added)
+    library.version = track_index.update()
+    return added

@@ -53,6 +53,7 @@ def test_analysis_end_to_end_then_resume_then_forget_removed(client, workers, mu
         some = session.scalars(select(Embedding)).first()
         probe = np.frombuffer(some.vector, "<f4")
     assert built.query(probe, k=1)[0][0] == some.track_id
+    assert store.live_main_task_id("map")  # the music map follows the index (no map worker runs here)
 
     again = run(client)
     assert (again["tracks_analyzed"], again["tracks_skipped"], again["tracks_failed"]) == (0, 5, 1)
