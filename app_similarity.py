@@ -6,7 +6,9 @@ Routes and their errors:
 - GET /api/similar_tracks  item_id=ID, or title=T (&artist=A); n=1..500 (default 25);
                            max_per_artist=1.. (optional); order=smooth|ranked (default smooth: the
                            list ordered to flow from the seed, similarity/craft.py; ranked: closest
-                           first); shape=steady|rising|arc (the energy along a smooth order)
+                           first); shape=steady|rising|arc (the energy along a smooth order);
+                           variety=0..1 (0: the closest songs; higher picks each next song less like
+                           those already picked, from VARIETY_POOL times as many candidates)
                            200 {"seed": track, "tracks": [track + "distance" + "why"], "index_version",
                                 "excluded": {"duplicates": n, "artist_cap": n},
                                 "order": {"order", "shape", "mean", "worst", "artist_repeats"}}
@@ -39,6 +41,8 @@ from similarity.index import TrackIndex
 
 bp = Blueprint("similarity", __name__)
 
+VARIETY_POOL = 3      # with variety, candidates read per song wanted
+
 Name = Annotated[str, Field(max_length=500)] | None
 
 
@@ -50,6 +54,7 @@ class SimilarQuery(BaseModel):
     max_per_artist: Annotated[int, Field(ge=1, le=1000)] | None = None
     order: craft.Order = "smooth"
     shape: ordering.Shape = "steady"
+    variety: Annotated[float, Field(ge=0, le=1)] = 0.0
 
 
 class PathQuery(BaseModel):
@@ -118,8 +123,10 @@ def similar_tracks():
     query = request.context.query
     index = _index()
     seed = _seed(index, query, "", "seed song")
-    result = neighbours.similar_tracks(index, seed, query.n, query.max_per_artist)
-    crafted = craft.craft(index, [t for t, _ in result.tracks], [d for _, d in result.tracks], reference=[seed],
+    wanted = query.n * VARIETY_POOL if query.variety > 0 else query.n
+    result = neighbours.similar_tracks(index, seed, wanted, query.max_per_artist)
+    chosen, _ = craft.choose(index, result.tracks, query.n, diversity=query.variety)
+    crafted = craft.craft(index, [t for t, _ in chosen], [d for _, d in chosen], reference=[seed],
                           lead=seed, order=query.order, shape=query.shape)
     return jsonify({
         "seed": seed.as_json(),

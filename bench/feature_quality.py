@@ -56,7 +56,7 @@ def track_vector(path: Path, cache: Path, reencoded: bool = False) -> np.ndarray
     cached = cache / f"vector-{cache_key(path, 'mp3-128k' if reencoded else '')}.npy"
     if cached.exists():
         return np.load(cached)
-    shared = cache / f"clustering-{cache_key(path, 'clustering')}.npz"   # bench/clustering.py's cache
+    shared = cache / f"clustering-{cache_key(path, 'clustering-2')}.npz"   # bench/clustering.py's cache
     if shared.exists() and not reencoded:
         with np.load(shared) as stored:
             return stored["vector"]
@@ -76,7 +76,8 @@ def fill_database(corpus: Path, entries: list[tuple[str, Path]], vectors: list[n
 
     Titles, artists, albums, years and durations are read from the files as the local provider
     lists them.  `analyses` (bench/clustering.py's `track_analysis`, one per entry) also stores
-    each track's tags, moods, tempo and energy, for what filters on them (the chat's plans).
+    each track's tags, moods, tempo, key, scale and energy, and its first and last seconds' vectors,
+    for what filters on them (the chat's plans) and what orders by them (playlist order).
     """
     import mutagen
     from db.models import MOOD_COLUMNS, Embedding, Track, TrackTags
@@ -92,7 +93,8 @@ def fill_database(corpus: Path, entries: list[tuple[str, Path]], vectors: list[n
             if analyses is not None:
                 found = analyses[number]
                 analysed = {"tempo_bpm": None if np.isnan(found["tempo"]) else float(found["tempo"]),
-                            "energy": float(found["energy"]),
+                            "energy": float(found["energy"]), "musical_key": str(found["key"]) or None,
+                            "scale": str(found["scale"]) or None,
                             **{mood: float(score) for mood, score in zip(MOOD_COLUMNS, found["moods"])}}
             session.add(Track(id=track_id, provider="local", item_id=str(file.relative_to(corpus)),
                               title=tags.get("title") or file.stem, artist=tags.get("artist"),
@@ -101,8 +103,13 @@ def fill_database(corpus: Path, entries: list[tuple[str, Path]], vectors: list[n
                               analysis_version=features.analysis_version(), analyzed_at=now, seen_at=now,
                               **analysed))
         session.flush()   # the tracks first: embeddings and tags refer to them
-        session.add_all(Embedding(track_id=track_id, model=features.VECTOR_MODEL, dim=vector.size,
-                                  vector=vector.astype("<f4").tobytes()) for track_id, vector in zip(ids, vectors))
+        for number, (track_id, vector) in enumerate(zip(ids, vectors)):
+            edges = {}
+            if analyses is not None:
+                edges = {"start_vector": analyses[number]["start"].astype("<f4").tobytes(),
+                         "end_vector": analyses[number]["end"].astype("<f4").tobytes()}
+            session.add(Embedding(track_id=track_id, model=features.VECTOR_MODEL, dim=vector.size,
+                                  vector=vector.astype("<f4").tobytes(), **edges))
         for track_id, found in zip(ids, analyses or []):
             session.add_all([TrackTags(track_id=track_id, vocabulary="msd", scores=found["msd"].tolist()),
                              TrackTags(track_id=track_id, vocabulary="mtt", scores=found["mtt"].tolist())])

@@ -26,7 +26,7 @@ from analysis.labels import MSD_LABELS, MTT_LABELS, TAG_PRESENT
 from db.models import TrackTags
 from db.session import read
 from similarity import ordering
-from similarity.catalog import TrackInfo
+from similarity.catalog import TrackInfo, artist_key
 from similarity.index import TrackIndex
 from similarity.ordering import Shape
 
@@ -127,6 +127,61 @@ def _relevance(with_lead: bool, distances: list[float | None]) -> np.ndarray:
     return np.array(lead + values, np.float64)
 
 
+def choose(index: TrackIndex, candidates: Sequence[tuple[TrackInfo, float]], n: int, *,
+           diversity: float = 0.0, max_share: float | None = None) -> tuple[list[tuple[TrackInfo, float]], list[str]]:
+    """`n` of the candidates (best first), spread out by maximal marginal relevance and an artist share.
+
+    Parameters
+    ----------
+    index : the loaded similarity index (the candidates' points)
+    candidates : (track, cosine distance 0..2 to what was asked for), best first, one recording per song
+    n : songs wanted
+    diversity : 0 keeps the closest; up to 1, each next song is picked by
+        (1 - diversity) x its closeness - diversity x its likeness to the closest song already picked
+    max_share : the most of the list one artist may have (e.g. 0.125), at least one song; None: no limit
+
+    Returns
+    -------
+    (chosen, relaxed)
+        The chosen songs, best first by the pick; `relaxed` names the share rule when the candidates
+        could not fill the list under it, so a list is never silently short.
+    """
+    candidates = list(candidates)
+    if not candidates or (diversity <= 0 and max_share is None):
+        return candidates[:n], []
+    points = index.unit_vectors([t.id for t, _ in candidates]).astype(np.float64)
+    closeness_to_ask = 1.0 - np.array([d for _, d in candidates]) / 2
+    artists = [artist_key(t.artist) for t, _ in candidates]
+    cap = max(1, int(np.floor(max_share * n))) if max_share is not None else len(candidates)
+    wanted = min(n, len(candidates))
+    picked = _pick(points, closeness_to_ask, artists, wanted, diversity, cap)
+    if len(picked) == wanted:
+        return [candidates[i] for i in picked], []
+    picked = _pick(points, closeness_to_ask, artists, wanted, diversity, len(candidates))
+    return [candidates[i] for i in picked], [f"an artist may have more than {cap} of the songs"]
+
+
+def _pick(points: np.ndarray, closeness_to_ask: np.ndarray, artists: list[str], wanted: int, diversity: float,
+          per_artist: int) -> list[int]:
+    """Maximal marginal relevance under a per-artist limit: indices of up to `wanted` candidates."""
+    picked: list[int] = []
+    likeness = np.zeros(len(points))          # to the closest song already picked (0 before any)
+    counts: dict[str, int] = {}
+    open_ = np.ones(len(points), bool)
+    while len(picked) < wanted and open_.any():
+        score = np.where(open_, (1 - diversity) * closeness_to_ask - diversity * likeness, -np.inf)
+        best = int(np.argmax(score))
+        picked.append(best)
+        open_[best] = False
+        artist = artists[best]
+        if artist:
+            counts[artist] = counts.get(artist, 0) + 1
+            if counts[artist] >= per_artist:
+                open_ &= np.array([a != artist for a in artists])
+        likeness = np.maximum(likeness, np.maximum(points @ points[best], 0.0))
+    return picked
+
+
 @dataclasses.dataclass
 class Crafted:
     """The songs in playing order, each with why it is there; `seams` sums up the joins."""
@@ -174,7 +229,7 @@ def craft(index: TrackIndex, tracks: Sequence[TrackInfo], distances: Sequence[fl
     tracks, distances = list(tracks), list(distances)
     ids = [t.id for t in tracks]
     lead_ids = [lead.id] if lead is not None else []
-    songs = ordering.load_songs(lead_ids + ids, index)
+    songs = ordering.load_songs(lead_ids + ids, index.standardization)
     if order == "smooth" and len(tracks) > 1:
         found = ordering.order(songs, first=0 if lead is not None else (0 if fixed_ends else None),
                                last=len(songs) - 1 if fixed_ends else None, shape=shape, artist_gap=artist_gap,

@@ -118,6 +118,18 @@ class TrackIndex:
             raise KeyError(missing) from None
 
 
+def current_standardization() -> Standardization | None:
+    """The newest index's standardization, read from its header alone (no index load); None without one."""
+    info = blobs.latest_blob_info(INDEX_NAME)
+    if info is None or info["meta"].get("model") != VECTOR_MODEL:
+        return None
+    return _standardization(info["meta"])
+
+
+def _standardization(meta: dict) -> Standardization:
+    return Standardization(np.asarray(meta["mean"], np.float32), np.asarray(meta["scale"], np.float32))
+
+
 def _embeddings(track_ids: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(ids, float32 vectors) of the shipped vector model, optionally for some tracks only."""
     query = select(Embedding.track_id, Embedding.vector).where(Embedding.model == VECTOR_MODEL)
@@ -153,9 +165,7 @@ def load() -> TrackIndex | None:
         return None
     index = voyager.Index.load(io.BytesIO(data))
     del data
-    return TrackIndex(index, Standardization(np.asarray(meta["mean"], np.float32),
-                                             np.asarray(meta["scale"], np.float32)),
-                      info["version"], int(meta.get("deleted", 0)))
+    return TrackIndex(index, _standardization(meta), info["version"], int(meta.get("deleted", 0)))
 
 
 def build() -> int | None:

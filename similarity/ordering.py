@@ -47,11 +47,11 @@ import numpy as np
 from sqlalchemy import BigInteger, and_, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
+from analysis.standardize import Standardization
 from analysis.vectors import VECTOR_MODEL
 from db.models import Embedding, Track
 from db.session import read
 from similarity.catalog import artist_key
-from similarity.index import TrackIndex
 
 Shape = Literal["steady", "rising", "arc"]
 SHAPES: tuple[str, ...] = ("steady", "rising", "arc")
@@ -349,13 +349,15 @@ def order(songs: Songs, *, first: int | None = None, last: int | None = None, sh
 UNSPACED_ARTISTS = frozenset({"various artists", "various", "va", "unknown artist", "unknown"})
 
 
-def load_songs(track_ids: Sequence[int], index: TrackIndex) -> Songs:
-    """`Songs` for tracks, in the order given, from the database (start/end vectors standardized by `index`).
+def load_songs(track_ids: Sequence[int], standardization: Standardization) -> Songs:
+    """`Songs` for tracks, in the order given, from the database.
 
     Parameters
     ----------
     track_ids : the tracks' ids
-    index : the loaded similarity index (its standardization)
+    standardization : the similarity index's (TrackIndex.standardization, or
+        similarity.index.current_standardization() where no index is loaded), applied to the start
+        and end vectors so they are compared as the index compares tracks
     """
     ids = [int(i) for i in track_ids]
     rows = {row.id: row for row in read(
@@ -363,7 +365,7 @@ def load_songs(track_ids: Sequence[int], index: TrackIndex) -> Songs:
                Track.musical_key, Track.scale, Embedding.start_vector, Embedding.end_vector, Embedding.dim)
         .outerjoin(Embedding, and_(Embedding.track_id == Track.id, Embedding.model == VECTOR_MODEL))
         .where(Track.id == any_(bindparam("ids", ids, type_=ARRAY(BigInteger)))))}
-    dim = len(index.standardization.mean)
+    dim = len(standardization.mean)
     start = np.zeros((len(ids), dim), np.float32)
     end = np.zeros((len(ids), dim), np.float32)
     for place, track_id in enumerate(ids):
@@ -373,8 +375,8 @@ def load_songs(track_ids: Sequence[int], index: TrackIndex) -> Songs:
         if row is not None and row.end_vector is not None and row.dim == dim:
             end[place] = np.frombuffer(row.end_vector, "<f4")
     known_start, known_end = start.any(axis=1), end.any(axis=1)
-    start[known_start] = index.prepare(start[known_start])
-    end[known_end] = index.prepare(end[known_end])
+    start[known_start] = standardization.apply(start[known_start])
+    end[known_end] = standardization.apply(end[known_end])
 
     def value(row, name) -> float:
         found = getattr(row, name) if row is not None else None

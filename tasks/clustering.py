@@ -39,7 +39,8 @@ from db import blobs
 from db import clustering as results
 from db.features import SNAPSHOT_FORMAT, TrackFeatures, read_all
 from db.models import LIVE_STATUSES
-from similarity import cluster_playlists, clustering, exclusions
+from similarity import cluster_playlists, clustering, exclusions, ordering
+from similarity import index as track_index
 from tasks import queues, store
 from tasks.registry import task_type
 from tasks.runner import TaskContext
@@ -226,8 +227,11 @@ def _publish(ctx: TaskContext, space, best: dict, seed: int, version: int, *, ma
         names[i] = candidate + suffix
     for i, j in matched.items():
         names[i] = previous[j].name
+    ctx.progress(96, "putting each playlist in playing order")
+    standardization = track_index.current_standardization()
     stored = results.save_set(ctx.task_id, [
-        results.NewPlaylist(name=names[i], track_ids=draft.track_ids, profile=draft.profile, reason=draft.reason,
+        results.NewPlaylist(name=names[i], track_ids=_in_playing_order(draft.track_ids, standardization),
+                            profile=draft.profile, reason=draft.reason,
                             previous_id=previous[matched[i]].id if i in matched else None)
         for i, draft in enumerate(drafts)])
     retired = [{"id": p.id, "name": p.name} for j, p in enumerate(previous) if j not in matched.values()]
@@ -244,6 +248,14 @@ def _publish(ctx: TaskContext, space, best: dict, seed: int, version: int, *, ma
         ctx.set_details(pushed=pushed)
         message += f"; pushed {len(pushed['pushed'])}, {len(pushed['failed'])} failed"
     return message
+
+
+def _in_playing_order(track_ids: list[int], standardization) -> list[int]:
+    """A playlist's songs ordered to flow (similarity/ordering.py; a set, so no song's rank counts)."""
+    if standardization is None or len(track_ids) < 3:
+        return list(track_ids)
+    found = ordering.order(ordering.load_songs(track_ids, standardization))
+    return [track_ids[i] for i in found.order]
 
 
 def _naming_profile(features: TrackFeatures, row_of: dict[int, int], draft: cluster_playlists.Draft) -> dict:

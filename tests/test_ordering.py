@@ -100,7 +100,7 @@ def test_songs_from_the_database(env):
     made = make_library({"jazz": 4, "metal": 4}, with_tags=True)
     index = track_index.load()
     ids = [made.ids["jazz-0"], made.ids["metal-1"], made.ids["jazz-3"], 987654321]
-    songs = ordering.load_songs(ids, index)
+    songs = ordering.load_songs(ids, index.standardization)
     assert len(songs) == 4 and songs.start.shape == (4, index.standardization.mean.size)
     assert np.allclose(np.linalg.norm(songs.start[:3], axis=1), 1.0, atol=1e-4)
     assert not songs.start[3].any() and np.isnan(songs.tempo[3]) and songs.artists[3] == ""

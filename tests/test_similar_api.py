@@ -157,3 +157,28 @@ def test_without_an_index_the_answer_is_503(env):
     error = similar(client, 503, item_id="anything")
     assert error["error"] == "no similarity index yet: run the library analysis"
     assert similar(client, 400, item_id="x", n="0")["status"] == 400   # the caller's mistake still comes first
+
+
+def test_variety_spreads_the_list_and_an_artist_share_relaxes_when_it_must(env):
+    import numpy as np
+    from similarity import craft, index as track_index
+    library = make_library({"jazz": 30, "metal": 12}, spread=0.5)
+    client = start_app()
+    index = track_index.load()
+
+    def spread(found):
+        points = index.unit_vectors([t["id"] for t in found["tracks"]])
+        likeness = points @ points.T
+        return float(likeness[np.triu_indices(len(points), 1)].mean())
+
+    close = similar(client, item_id=library.item("jazz-0"), n=10, order="ranked")
+    varied = similar(client, item_id=library.item("jazz-0"), n=10, order="ranked", variety=0.6)
+    assert len(varied["tracks"]) == 10 and spread(varied) < spread(close)
+    assert similar(client, status=400, item_id=library.item("jazz-0"), variety=1.5)
+
+    seed = catalog.by_item_ids([library.item("jazz-0")])[library.item("jazz-0")]
+    ranked = [(t, d) for t, d in neighbours.similar_tracks(index, seed, 20).tracks]
+    chosen, relaxed = craft.choose(index, ranked, 8, max_share=0.125)      # one song per artist: 3 jazz artists
+    assert len(chosen) == 8 and relaxed == ["an artist may have more than 1 of the songs"]
+    chosen, relaxed = craft.choose(index, ranked, 3, max_share=0.34)
+    assert relaxed == [] and len({t.artist for t, _ in chosen}) == 3

@@ -44,7 +44,7 @@
     event.preventDefault();
     if (!picker.track) { say("Pick a song from the list first: type three letters and choose one.", true); return; }
     const request = { item_id: picker.track.item_id, n: document.getElementById("n").value.trim(),
-                      ...sonarium.orderChoice() };
+                      variety: document.getElementById("variety").value, ...sonarium.orderChoice() };
     const cap = document.getElementById("max-per-artist").value.trim();
     if (cap) request.max_per_artist = cap;
     run.disabled = true;
