@@ -13,7 +13,8 @@ by similarity.index.update().  Three kinds of list, --lists of each:
 - set: --size random songs of one source (an automatic playlist's kind of set;
   no song's rank counts);
 - path: `find_path` of --size songs between random songs of two sources (its
-  ends fixed; ours keeps each song near its place along the path).
+  ends fixed; ours keeps each song near its place along the path). The pages
+  keep a path as found: this row shows what reordering it would buy.
 
 Each list is scored in four orders: as given (ranked, or the set's random draw),
 random (the mean over 20 shuffles, fixed ends kept), a greedy nearest-neighbour
@@ -33,6 +34,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 SHUFFLES = 20
 
@@ -57,13 +60,14 @@ def _score(songs, parts: dict, costs: np.ndarray, order: list[int], gap: int) ->
     return [float(seams.mean()), float(seams.max()), float(sound.mean()), _repeats(songs.artists, order, gap)]
 
 
-def measure(kind: str, lists: list[tuple[list[int], bool]], standardization) -> dict[str, np.ndarray]:
-    """Scores per order for lists of (track ids, fixed ends); the first id of a similar list is its seed."""
+def measure(kind: str, lists: list[tuple[list[int], bool, np.ndarray | None]],
+            standardization) -> dict[str, np.ndarray]:
+    """Scores per order for lists of (track ids, fixed ends, relevance); a similar list starts with its seed."""
     from similarity import ordering
     rng = np.random.default_rng(1)
     scored: dict[str, list] = {"given": [], "random": [], "greedy": [], "ours": []}
     kept_rank: list[float] = []
-    for ids, fixed_ends in lists:
+    for ids, fixed_ends, relevance in lists:
         songs = ordering.load_songs(ids, standardization)
         parts = ordering.seam_parts(songs)
         costs = ordering.seam_costs(parts)
@@ -75,8 +79,6 @@ def measure(kind: str, lists: list[tuple[list[int], bool]], standardization) -> 
         for _ in range(SHUFFLES):
             middle = [i for i in rng.permutation(n) if i not in (first, last)]
             shuffles.append(([first] if first is not None else []) + middle + ([last] if last is not None else []))
-        # a similar list's rank, a path's progress: ours keeps both roughly
-        relevance = np.arange(n, dtype=float) if kind in ("similar", "path") else None
         ours = ordering.order(songs, first=first, last=last, relevance=relevance).order
         scored["given"].append(_score(songs, parts, costs, given, ordering.ARTIST_GAP))
         scored["random"].append(np.mean([_score(songs, parts, costs, s, ordering.ARTIST_GAP) for s in shuffles],
@@ -133,13 +135,17 @@ def main() -> None:
         for _ in range(options.lists):
             seed = int(rng.choice(ids))
             found = similar_tracks(index, infos[seed], options.size - 1)
-            lists["similar"].append(([seed] + [t.id for t, _ in found.tracks], False))
+            # as the page orders it (similarity/craft.py): far songs kept behind close ones, the seed first
+            distances = [d for _, d in found.tracks]
+            lists["similar"].append(([seed] + [t.id for t, _ in found.tracks], False,
+                                     np.array([min(distances)] + distances)))
             group = str(rng.choice([g for g in groups if len(members[g]) >= options.size]))
-            lists["set"].append(([int(i) for i in rng.choice(members[group], options.size, replace=False)], False))
+            lists["set"].append(([int(i) for i in rng.choice(members[group], options.size, replace=False)], False,
+                                 None))
             a, b = rng.choice(groups, 2, replace=False)
             start, end = int(rng.choice(members[a])), int(rng.choice(members[b]))
             path = find_path(index, infos[start], infos[end], options.size)
-            lists["path"].append(([t.id for t, _ in path.tracks], True))
+            lists["path"].append(([t.id for t, _ in path.tracks], True, np.arange(len(path.tracks), dtype=float)))
         print(f"{index.size} tracks in {len(groups)} sources; {options.lists} lists of each kind, "
               f"{options.size} songs each")
         print("\n| lists | order | mean seam | worst seam | mean sound part | artist repeats | ranking kept |\n"
