@@ -12,6 +12,14 @@ Routes and their errors:
                                             400 for a bad name, kind or id list (unknown ids named);
                                             media-server failures as app.py maps them (502, 404, 409).
                                             A failed push keeps the stored playlist and says so.
+- POST /api/order_tracks {"item_ids": [...] (1..1000), "shape": "steady" | "rising" | "arc",
+                          "keep_first": bool (false)}
+                                            the songs in playing order (similarity/craft.py: a set,
+                                            so no song's rank counts; keep_first holds the first
+                                            song first): 200 {"tracks": [track + "why"], "order":
+                                            {"order", "shape", "mean", "worst", "artist_repeats"}};
+                                            400 a bad body or ids not analysed and indexed (named);
+                                            503 no similarity index yet.
 """
 from __future__ import annotations
 
@@ -20,7 +28,7 @@ from collections import Counter
 
 from typing import Annotated, Any, Literal
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 from pydantic import AfterValidator, BaseModel, Field
 from sqlalchemy import select
 
@@ -31,7 +39,7 @@ from db.models import PLAYLIST_KINDS, Track
 from db.session import session_scope
 from mediaserver import playlists
 from mediaserver.base import ProviderError
-from similarity import catalog
+from similarity import catalog, craft, ordering
 
 bp = Blueprint("playlists", __name__)
 
@@ -57,6 +65,12 @@ class NewPlaylist(Strict):
     item_ids: Annotated[list[ItemId], Field(min_length=1, max_length=MAX_PLAYLIST_TRACKS)]
     kind: Literal[PLAYLIST_KINDS] = "manual"
     params: dict[str, Any] = Field(default_factory=dict)
+
+
+class OrderBody(Strict):
+    item_ids: Annotated[list[ItemId], Field(min_length=1, max_length=MAX_PLAYLIST_TRACKS)]
+    shape: ordering.Shape = "steady"
+    keep_first: bool = False
 
 
 @bp.get("/api/search_tracks")
@@ -95,3 +109,25 @@ def create_playlist():
     return jsonify({"playlist_id": playlist_id, "provider": provider.type, "provider_label": provider.label,
                     "remote_id": pushed.remote_id, "url": provider.playlist_url(pushed.remote_id), "name": name,
                     "tracks": len(item_ids), "note": pushed.note}), 201
+
+
+@bp.post("/api/order_tracks")
+@spec.validate(json=OrderBody, resp=answers(Anything))
+def order_tracks():
+    body = request.context.json
+    index = current_app.extensions["sonarium.index"].require()   # 503 without one
+    item_ids = list(dict.fromkeys(body.item_ids))
+    found = catalog.by_item_ids(item_ids, names=index.names)
+    unknown = [i for i in item_ids if i not in found or found[i].id not in index]
+    if unknown:
+        return api_error(400, "item_ids: not analysed and indexed yet: " + ", ".join(unknown[:5])
+                         + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""))
+    tracks = [found[i] for i in item_ids]
+    lead = tracks[0] if body.keep_first and len(tracks) > 1 else None
+    crafted = craft.craft(index, tracks[1:] if lead else tracks, [None] * (len(tracks) - (1 if lead else 0)),
+                          lead=lead, ranked=False, shape=body.shape)
+    shown = ([lead.as_json(why={"closeness": None, "percent": None, "shared_tags": [], "follows": [],
+                                "text": "the first song"})] if lead else []) + crafted.as_json()
+    for track in shown:
+        track.pop("distance", None)
+    return jsonify({"tracks": shown, "order": crafted.seams})

@@ -136,3 +136,20 @@ def test_every_kind_the_database_keeps_is_accepted(client, library, kind):
     answer = client.post("/api/create_playlist", json={"name": f"A {kind} list", "kind": kind,
                                                        "item_ids": [library.item("jazz-1")]})
     assert answer.status_code == 201, answer.get_json()
+
+
+def test_order_tracks_puts_a_set_in_playing_order(library, client):
+    items = [library.item(name) for name in ("metal-0", "jazz-0", "metal-1", "jazz-1", "jazz-2")]
+    answer = client.post("/api/order_tracks", json={"item_ids": items})
+    assert answer.status_code == 200, answer.json
+    body = answer.json
+    assert sorted(t["item_id"] for t in body["tracks"]) == sorted(items)
+    assert body["order"]["order"] == "smooth" and "distance" not in body["tracks"][0]
+    groups = [library.group_of(next(n for n in library.item_ids if library.item(n) == t["item_id"]))
+              for t in body["tracks"]]
+    assert groups in (["jazz"] * 3 + ["metal"] * 2, ["metal"] * 2 + ["jazz"] * 3)   # one crossing, not four
+    kept = client.post("/api/order_tracks", json={"item_ids": items, "keep_first": True, "shape": "rising"}).json
+    assert kept["tracks"][0]["item_id"] == items[0] and kept["tracks"][0]["why"]["text"] == "the first song"
+    bad = client.post("/api/order_tracks", json={"item_ids": [items[0], "nothing-here"]})
+    assert bad.status_code == 400 and "nothing-here" in bad.json["error"]
+    assert client.post("/api/order_tracks", json={"item_ids": []}).status_code == 400

@@ -175,7 +175,11 @@
     sonarium.text(note, `${rows.length} songs selected; a playlist holds at most ${MAX_SELECTED}, so the first `
       + `${MAX_SELECTED} are listed.`);
     const answer = await sonarium.api("/api/map/tracks", { method: "POST", body: { ids } });
-    selectedTracks = answer.tracks;
+    // a selection is a set: put it in playing order (similarity/craft.py) before it becomes a playlist
+    const ordered = await sonarium.api("/api/order_tracks", {
+      method: "POST", body: { item_ids: answer.tracks.map((track) => track.item_id) } });
+    const byItem = new Map(answer.tracks.map((track) => [track.item_id, track]));
+    selectedTracks = ordered.tracks.map((track) => ({ ...byItem.get(track.item_id), why: track.why }));
     sonarium.text(document.getElementById("selection-title"),
                   `${selectedTracks.length} selected song${selectedTracks.length === 1 ? "" : "s"}`);
     sonarium.trackTable(document.getElementById("selection-table"), selectedTracks);
