@@ -81,6 +81,8 @@ class TrackAnalysis:
     scale: str | None
     key_strength: float
     energy: float
+    start_energy: float                  # 0-1, of the first and last seconds (EDGE_PATCHES), where songs join
+    end_energy: float
     loudness_lufs: float | None
     timings: dict[str, float]            # s per stage
 
@@ -95,7 +97,8 @@ class TrackAnalysis:
             "tempo_bpm": None if self.tempo_bpm is None else round(self.tempo_bpm, 1),
             "tempo_confidence": round(self.tempo_confidence, 3),
             "key": self.key, "scale": self.scale, "key_strength": round(self.key_strength, 3),
-            "energy": round(self.energy, 3),
+            "energy": round(self.energy, 3), "start_energy": round(self.start_energy, 3),
+            "end_energy": round(self.end_energy, 3),
             "loudness_lufs": None if self.loudness_lufs is None else round(self.loudness_lufs, 1),
             "moods": self.moods,
             "msd_tags": ranked(self.msd_tags, MSD_LABELS), "mtt_tags": ranked(self.mtt_tags, MTT_LABELS),
@@ -179,6 +182,11 @@ def analyze_file(path: str | Path, depth: str = DEFAULT_DEPTH,
     clock.lap("key")
     check()
     energy = loudness.estimate_energy(segments, SAMPLE_RATE)
+    edge = int(EDGE_PATCHES * PATCH_STEP * SAMPLE_RATE)
+    whole = np.concatenate(segments) if tiled else None
+    head, tail = (whole[:edge], whole[-edge:]) if tiled else (segments[0][:edge], segments[-1][-edge:])
+    start_energy = loudness.estimate_energy([head], SAMPLE_RATE).energy
+    end_energy = loudness.estimate_energy([tail], SAMPLE_RATE).energy
     clock.lap("energy")
 
     msd_tags = outputs["msd"]["tags"].mean(axis=0)
@@ -194,4 +202,5 @@ def analyze_file(path: str | Path, depth: str = DEFAULT_DEPTH,
         end_vector=pooled(slice(len(batch) - last, None)), msd_tags=msd_tags, mtt_tags=mtt_tags,
         moods=moods.mood_scores(tag_map, tempo_bpm, energy.energy), tempo_bpm=tempo_bpm,
         tempo_confidence=tempo.confidence, key=key.key, scale=key.scale, key_strength=key.strength,
-        energy=energy.energy, loudness_lufs=lufs, timings=clock.timings)
+        energy=energy.energy, start_energy=start_energy, end_energy=end_energy, loudness_lufs=lufs,
+        timings=clock.timings)

@@ -75,6 +75,8 @@ class Track(Base):
     file_format: Mapped[str | None] = mapped_column(String(16))
     tempo_bpm: Mapped[float | None] = mapped_column(Float)
     energy: Mapped[float | None] = mapped_column(Float)
+    start_energy: Mapped[float | None] = mapped_column(REAL)   # of the first and last seconds (migration 0008)
+    end_energy: Mapped[float | None] = mapped_column(REAL)
     musical_key: Mapped[str | None] = mapped_column(String(2))
     scale: Mapped[str | None] = mapped_column(String(5))
     loudness_lufs: Mapped[float | None] = mapped_column(REAL)

@@ -51,6 +51,7 @@ def save_analysis(provider: str, item_id: str, result, vector_model: str) -> int
                                 .with_for_update()).one()
         track.tempo_bpm = result.tempo_bpm
         track.energy = result.energy
+        track.start_energy, track.end_energy = result.start_energy, result.end_energy
         track.loudness_lufs = result.loudness_lufs
         track.musical_key = result.key
         track.scale = result.scale

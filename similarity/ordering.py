@@ -13,7 +13,9 @@ perfect join) .. 1, weighs (SEAM_WEIGHTS):
 - key: the Camelot wheel: the same key 0, a neighbour (a fifth apart, or the
   relative major/minor) KEY_NEIGHBOUR, two steps KEY_TWO_STEPS, anything else a
   clash, 1 (penalised, never excluded);
-- energy: the difference in energy (0..1, loudness-based) over ENERGY_TOLERANCE.
+- energy: the outgoing song's energy over its last seconds against the incoming
+  song's over its first (0..1, loudness-based; the whole song's where the edges
+  were not measured), over ENERGY_TOLERANCE.
 
 A measure a song lacks (no tempo found, no key) costs NEUTRAL, so it neither
 attracts nor repels.  The order's objective adds, to the seams:
@@ -109,6 +111,8 @@ class Songs:
     energy : (n,) 0..1, NaN where unknown
     keys : Camelot codes, None where unknown
     artists, albums : normalised names ("" where unknown: never counted as a repeat)
+    start_energy, end_energy : (n,) energy of the first and last seconds, NaN where not measured
+        (the whole song's energy stands in); None: not measured at all
     """
 
     start: np.ndarray
@@ -118,6 +122,8 @@ class Songs:
     keys: list[tuple[int, str] | None]
     artists: list[str]
     albums: list[str]
+    start_energy: np.ndarray | None = None
+    end_energy: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -165,7 +171,10 @@ def seam_parts(songs: Songs) -> dict[str, np.ndarray]:
 
     key = np.array([[key_cost(a, b) for b in songs.keys] for a in songs.keys], np.float64).reshape(n, n)
 
-    gap = np.abs(songs.energy[:, None] - songs.energy[None, :])
+    def edge(measured: np.ndarray | None) -> np.ndarray:
+        return songs.energy if measured is None else np.where(np.isnan(measured), songs.energy, measured)
+
+    gap = np.abs(edge(songs.end_energy)[:, None] - edge(songs.start_energy)[None, :])
     energy = np.where(np.isnan(gap), NEUTRAL, np.minimum(1.0, gap / ENERGY_TOLERANCE))
     return {"sound": sound, "tempo": tempo, "key": key, "energy": energy}
 
@@ -362,7 +371,7 @@ def load_songs(track_ids: Sequence[int], standardization: Standardization) -> So
     ids = [int(i) for i in track_ids]
     rows = {row.id: row for row in read(
         select(Track.id, Track.artist, Track.album, Track.album_artist, Track.tempo_bpm, Track.energy,
-               Track.musical_key, Track.scale, Embedding.start_vector, Embedding.end_vector, Embedding.dim)
+               Track.start_energy, Track.end_energy, Track.musical_key, Track.scale, Embedding.start_vector, Embedding.end_vector, Embedding.dim)
         .outerjoin(Embedding, and_(Embedding.track_id == Track.id, Embedding.model == VECTOR_MODEL))
         .where(Track.id == any_(bindparam("ids", ids, type_=ARRAY(BigInteger)))))}
     dim = len(standardization.mean)
@@ -395,4 +404,6 @@ def load_songs(track_ids: Sequence[int], standardization: Standardization) -> So
     return Songs(start, end, np.array([value(r, "tempo_bpm") for r in found], np.float64),
                  np.array([value(r, "energy") for r in found], np.float64),
                  [camelot(r.musical_key, r.scale) if r is not None else None for r in found],
-                 [artist(r) for r in found], [album(r) for r in found])
+                 [artist(r) for r in found], [album(r) for r in found],
+                 np.array([value(r, "start_energy") for r in found], np.float64),
+                 np.array([value(r, "end_energy") for r in found], np.float64))

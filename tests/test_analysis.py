@@ -69,7 +69,7 @@ def check_features(result, duration):
     assert result.msd_tags.shape == (50,) and 0 <= result.msd_tags.min() and result.msd_tags.max() <= 1
     assert set(result.moods) == {"danceable", "aggressive", "happy", "party", "relaxed", "sad"}
     assert all(0 <= v <= 1 for v in result.moods.values())
-    assert 0 <= result.energy <= 1
+    assert 0 <= result.energy <= 1 and 0 <= result.start_energy <= 1 and 0 <= result.end_energy <= 1
 
 
 @pytest.mark.parametrize("name, duration, decoder", [
@@ -98,6 +98,16 @@ def test_short_and_silent_files(files):
     assert short.patches == 1  # repeat-padded to one patch
     silent = analyze_file(files["silent.wav"])
     assert silent.energy == 0.0 and silent.tempo_bpm is None and silent.key is None
+
+
+@pytest.mark.parametrize("depth", ["fast", "full"])
+def test_edge_energy_hears_a_fade_in(tmp_path, depth):
+    """Playlist order joins songs by their first and last seconds: a track that fades in from near
+    silence starts quieter than it ends, at an excerpt depth and when decoded whole."""
+    audio = music(120.0, rate=16000) * np.linspace(0.02, 1.0, 120 * 16000, dtype=np.float32)
+    soundfile.write(tmp_path / "fade.wav", audio, 16000)
+    result = analyze_file(tmp_path / "fade.wav", depth)
+    assert result.start_energy < result.energy < result.end_energy
 
 
 @pytest.mark.parametrize("name, reason", [

@@ -109,3 +109,14 @@ def test_songs_from_the_database(env):
     assert not np.isnan(songs.tempo[:3]).any() and not np.isnan(songs.energy[:3]).any()
     found = order(songs, first=0)
     assert found.order[0] == 0 and sorted(found.order) == [0, 1, 2, 3]
+
+
+def test_the_energy_seam_joins_an_ending_to_a_beginning():
+    # song 0 ends quiet, song 1 starts quiet but is loud overall: they join well
+    songs = _songs(3, energy=[0.3, 0.5, 0.3])
+    songs.end_energy = np.array([0.1, np.nan, np.nan])
+    songs.start_energy = np.array([np.nan, 0.1, np.nan])
+    energy = seam_parts(songs)["energy"]
+    assert energy[0, 1] == pytest.approx(0.0)                  # 0.1 out, 0.1 in
+    assert energy[1, 2] == pytest.approx(0.2 / ordering.ENERGY_TOLERANCE)   # not measured: the whole songs
+    assert energy[0, 2] == pytest.approx(0.2 / ordering.ENERGY_TOLERANCE)   # 0.1 out, 0.3 (whole) in
