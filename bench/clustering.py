@@ -64,11 +64,11 @@ from similarity import cluster_playlists, cluster_scoring, clustering  # noqa: E
 # the corpus
 
 def track_analysis(path: Path, cache: Path) -> dict[str, np.ndarray]:
-    """What the benches need of one analysed file (raw vector, its first and last seconds' vectors, tags,
-    moods, tempo, key, scale, energy), cached."""
+    """What the benches need of one analysed file (raw vector, its first and last seconds' vectors and
+    energy, tags, moods, tempo, key, scale, energy), cached."""
     from analysis import features
     from bench.feature_quality import cache_key
-    cached = cache / f"clustering-{cache_key(path, 'clustering-2')}.npz"
+    cached = cache / f"clustering-{cache_key(path, 'clustering-3')}.npz"
     if cached.exists():
         with np.load(cached) as stored:
             return dict(stored)
@@ -77,7 +77,8 @@ def track_analysis(path: Path, cache: Path) -> dict[str, np.ndarray]:
             "moods": np.array([result.moods[m] for m in MOOD_COLUMNS], np.float32),
             "tempo": np.float32(np.nan if result.tempo_bpm is None else result.tempo_bpm),
             "energy": np.float32(result.energy), "start": result.start_vector, "end": result.end_vector,
-            "key": np.array(result.key or ""), "scale": np.array(result.scale or "")}
+            "key": np.array(result.key or ""), "scale": np.array(result.scale or ""),
+            "start_energy": np.float32(result.start_energy), "end_energy": np.float32(result.end_energy)}
     np.savez(cached, **data)
     return data
 

@@ -56,7 +56,7 @@ def track_vector(path: Path, cache: Path, reencoded: bool = False) -> np.ndarray
     cached = cache / f"vector-{cache_key(path, 'mp3-128k' if reencoded else '')}.npy"
     if cached.exists():
         return np.load(cached)
-    shared = cache / f"clustering-{cache_key(path, 'clustering-2')}.npz"   # bench/clustering.py's cache
+    shared = cache / f"clustering-{cache_key(path, 'clustering-3')}.npz"   # bench/clustering.py's cache
     if shared.exists() and not reencoded:
         with np.load(shared) as stored:
             return stored["vector"]
@@ -94,6 +94,7 @@ def fill_database(corpus: Path, entries: list[tuple[str, Path]], vectors: list[n
                 found = analyses[number]
                 analysed = {"tempo_bpm": None if np.isnan(found["tempo"]) else float(found["tempo"]),
                             "energy": float(found["energy"]), "musical_key": str(found["key"]) or None,
+                            "start_energy": float(found["start_energy"]), "end_energy": float(found["end_energy"]),
                             "scale": str(found["scale"]) or None,
                             **{mood: float(score) for mood, score in zip(MOOD_COLUMNS, found["moods"])}}
             session.add(Track(id=track_id, provider="local", item_id=str(file.relative_to(corpus)),

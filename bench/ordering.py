@@ -95,6 +95,27 @@ def measure(kind: str, lists: list[tuple[list[int], bool, np.ndarray | None]],
     return result
 
 
+def timing(sizes=(25, 100, 200, 500), repeat: int = 3) -> None:
+    """The time `ordering.order` takes per list (median of `repeat`), on synthetic songs (400-d edges)."""
+    from similarity import ordering
+    rng = np.random.default_rng(2)
+    print("\n| songs | greedy walk + local search (ms, median) | local search budget (ms) |\n|---|---|---|")
+    for n in sizes:
+        def unit(rows):
+            return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+        songs = ordering.Songs(unit(rng.standard_normal((n, 400))), unit(rng.standard_normal((n, 400))),
+                               rng.uniform(60, 180, n), rng.uniform(0, 1, n),
+                               [ordering.camelot(k, s) for k, s in zip(rng.choice(ordering._PITCHES, n),
+                                                                      rng.choice(["major", "minor"], n))],
+                               [f"artist {i}" for i in rng.integers(0, n // 3 + 1, n)], [""] * n)
+        times = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            ordering.order(songs, first=0, relevance=np.sort(rng.uniform(0.3, 1.0, n)))
+            times.append((time.perf_counter() - started) * 1000)
+        print(f"| {n} | {np.median(times):.0f} | {ordering.BUDGET_SECONDS * 1000:.0f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("corpus", type=Path)
@@ -159,6 +180,7 @@ def main() -> None:
                          "random": "random", "greedy": "greedy nearest", "ours": "ordering.order"}[name]
                 print(f"| {kind} | {label} | {mean:.3f} | {worst:.3f} | {sound:.3f} | {repeats:.1f} | "
                       f"{kept if name == 'ours' else ''} |")
+    timing()
     print(f"\nrun time {time.perf_counter() - started:.0f} s")
 
 
