@@ -37,7 +37,6 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -47,9 +46,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.clustering import track_analysis  # noqa: E402
-from bench.feature_quality import fill_database  # noqa: E402
-from bench.quality import read_manifest  # noqa: E402
+from bench.corpus import analyse, library  # noqa: E402
 
 WESNOTH, NEXUIZ, SUPERTUX = "wesnoth_orchestral", "nexuiz_electronic", "supertux_chiptune"
 WARZONE, SINGULARITY, OPENMSX = "warzone_electronic", "singularity_ambient", "openmsx_gm_midi"
@@ -205,28 +202,12 @@ def main() -> None:
     options = parser.parse_args()
     started = time.perf_counter()
     corpus = options.corpus.resolve()
-    options.cache.mkdir(parents=True, exist_ok=True)
-    entries = read_manifest(corpus / "manifest.csv")
-    analyses = []
-    for number, (_, file) in enumerate(entries, 1):
-        analyses.append(track_analysis(file, options.cache))
-        print(f"\ranalysed {number}/{len(entries)}", end="", file=sys.stderr)
-    print(file=sys.stderr)
-
-    from bench.scratch import scratch_database
-    with scratch_database("sonarium_chat_quality") as url, tempfile.TemporaryDirectory() as data_dir:
-        os.environ.update(DATABASE_URL=url, REDIS_URL="redis://127.0.0.1:6379/12", MEDIASERVER_TYPE="local",
-                          MUSIC_DIR=str(corpus), SONARIUM_DATA_DIR=data_dir, LOG_LEVEL="WARNING",
-                          AI_PROVIDER="none")   # the no-AI mode, whatever this shell's environment sets
-        import runtime
+    entries, analyses = analyse(corpus, options.cache)
+    # the no-AI mode, whatever this shell's environment sets
+    with library("sonarium_chat_quality", corpus, entries, analyses, AI_PROVIDER="none") as (_, index):
         from auth import accounts, tokens
         from app import create_app
-        from similarity import index as track_index
         from similarity import request_reader
-        runtime.init()
-        fill_database(corpus, entries, [a["vector"] for a in analyses], analyses)
-        track_index.update()
-        index = track_index.load()
         group_of = {str(file.relative_to(corpus)): group for group, file in entries}
         client = create_app().test_client()
         person = accounts.create("bench", "a password of twenty", "admin")

@@ -27,9 +27,7 @@ closest half that the order keeps in its first half (ranking kept).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -125,28 +123,12 @@ def main() -> None:
     options = parser.parse_args()
     started = time.perf_counter()
     corpus = options.corpus.resolve()
-    options.cache.mkdir(parents=True, exist_ok=True)
-    from bench.clustering import track_analysis
-    from bench.feature_quality import fill_database, read_manifest
-    entries = read_manifest(corpus / "manifest.csv")
-    analyses = []
-    for number, (_, file) in enumerate(entries, 1):
-        analyses.append(track_analysis(file, options.cache))
-        print(f"\ranalysed {number}/{len(entries)}", end="", file=sys.stderr)
-    print(file=sys.stderr)
-
-    from bench.scratch import scratch_database
-    with scratch_database("sonarium_ordering") as url, tempfile.TemporaryDirectory() as data_dir:
-        os.environ.update(DATABASE_URL=url, REDIS_URL="redis://127.0.0.1:6379/12", MEDIASERVER_TYPE="local",
-                          MUSIC_DIR=str(corpus), SONARIUM_DATA_DIR=data_dir, LOG_LEVEL="WARNING")
-        import runtime
-        from similarity import catalog, index as track_index
+    from bench.corpus import analyse, library
+    entries, analyses = analyse(corpus, options.cache)
+    with library("sonarium_ordering", corpus, entries, analyses) as (ids, index):
+        from similarity import catalog
         from similarity.neighbours import similar_tracks
         from similarity.path import find_path
-        runtime.init()
-        ids = fill_database(corpus, entries, [a["vector"] for a in analyses], analyses)
-        track_index.update()
-        index = track_index.load()
         infos = catalog.describe(ids)
         group_of = {track_id: group for track_id, (group, _) in zip(ids, entries)}
         groups = sorted(set(group_of.values()))
