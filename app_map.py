@@ -50,7 +50,28 @@ _POSITION_DECIMALS = 4
 PAYLOADS = "sonarium.map_payloads"   # app.extensions key: the app's gzipped answers of the current map
 
 bp = Blueprint("map", __name__)
-bp.record_once(lambda setup: setup.app.extensions.setdefault(PAYLOADS, map_view.MapPayloads()))
+@bp.record_once
+def _hold_answers(setup) -> None:
+    """The app's map answers, and the default sample of each new map built as soon as it loads (a 300k
+    map's first answer takes seconds: no request should wait for it)."""
+    payloads = setup.app.extensions.setdefault(PAYLOADS, map_view.MapPayloads())
+    live_map = setup.app.extensions.get("sonarium.map")
+    if live_map is not None:
+        live_map.on_load(lambda projection: _answer(payloads, projection, map_view.DEFAULT_SAMPLE))
+
+
+def _answer(payloads: map_view.MapPayloads, projection: Projection, sample: int) -> bytes:
+    """The gzipped answer for `sample` of this map and the last clustering run's playlists."""
+    run = automatic.current_task_id()
+    # Not the index version: it changes every minute while an analysis runs, and what a point shows is
+    # read when its track is analysed, before the map places it.
+    state = (projection.version, run)
+
+    def build_table() -> map_view.MapTable:
+        playlists = [(p.name, p.track_ids) for p in automatic.playlists_of(run)]
+        return map_view.MapTable.build(projection, playlists)
+
+    return payloads.get(state, sample, build_table)
 
 
 def _offered_sample(percent: int) -> int:
@@ -95,16 +116,7 @@ def points():
     projection = _projection()
     if projection is None:
         return api_error(503, NO_MAP)
-    run = automatic.current_task_id()
-    # Not the index version: it changes every minute while an analysis runs, and what a point shows is
-    # read when its track is analysed, before the map places it.
-    state = (projection.version, run)
-
-    def build_table() -> map_view.MapTable:
-        playlists = [(p.name, p.track_ids) for p in automatic.playlists_of(run)]
-        return map_view.MapTable.build(projection, playlists)
-
-    body = current_app.extensions[PAYLOADS].get(state, sample, build_table)
+    body = _answer(current_app.extensions[PAYLOADS], projection, sample)
     response = Response(body, mimetype="application/json")
     response.headers["Vary"] = "Accept-Encoding"
     if request.accept_encodings["gzip"]:

@@ -16,7 +16,7 @@ import dataclasses
 import io
 import logging
 import threading
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -92,6 +92,7 @@ class LiveProjection:
         self._current: Projection | None = None
         self._error: str | None = None
         self._lock = threading.Lock()
+        self._on_load: Callable[[Projection], None] | None = None
 
     @property
     def current(self) -> Projection | None:
@@ -107,6 +108,7 @@ class LiveProjection:
                     self._error = None
                     return False
                 self._current = load(info["version"])
+                self._announce(self._current)
                 self._error = None
                 log.info("music map v%s loaded (%s tracks)", info["version"], self._current.size)
                 return True
@@ -114,6 +116,24 @@ class LiveProjection:
                 self._error = f"{type(error).__name__}: {error}"[:300]
                 log.warning("map reload failed: %s", self._error)
                 return False
+
+    def on_load(self, callback: Callable[[Projection], None]) -> None:
+        """Call `callback` with each projection loaded from now on, and the one held, each on a thread
+        of its own (app_map builds its answers before any request asks)."""
+        self._on_load = callback
+        self._announce(self._current)
+
+    def _announce(self, projection: Projection | None) -> None:
+        if self._on_load is not None and projection is not None:
+            threading.Thread(target=self._loaded, args=(self._on_load, projection), name="map-loaded",
+                             daemon=True).start()
+
+    @staticmethod
+    def _loaded(callback: Callable[[Projection], None], projection: Projection) -> None:
+        try:
+            callback(projection)
+        except Exception as error:   # a warm-up is a convenience: the first request builds it instead
+            log.warning("map v%s warm-up failed: %s", projection.version, error)
 
     def status(self) -> dict[str, Any]:
         current = self._current

@@ -81,6 +81,7 @@ def test_the_map_is_sampled_deterministically_and_nested(app, library, client):
 
 
 def test_answers_are_cached_per_version_and_a_new_version_evicts_them(app, library, client, monkeypatch):
+    app.extensions["sonarium.map"].on_load(lambda projection: None)   # no warm-up: the requests build
     stored = draw(app, library)
     built = []
     real_build = map_view.MapTable.build
@@ -215,3 +216,22 @@ def test_alchemy_plots_on_the_map_once_there_is_one(app, library, client):
     jazz = [p for p in plot["points"] if p["role"] == "add"]
     assert abs(plot["centroids"]["add"]["x"] - np.mean([p["x"] for p in jazz])) < 1e-3
     assert plot["centroids"]["subtract"]["x"] == next(p["x"] for p in plot["points"] if p["role"] == "subtract")
+
+
+def test_a_new_map_is_answered_before_anyone_asks(env):
+    """The default sample of each map is built on a thread as the map loads, so no request waits for it."""
+    import time
+    from app import create_app
+    from similarity import map_view
+    from similarity.projection import Projection, save
+    from tests.library import make_library
+    made = make_library({"jazz": 5, "metal": 5})
+    ids = sorted(made.ids.values())
+    save(Projection(ids, [[i, -i] for i in range(len(ids))], {"method": "pca"}))
+    app = create_app({"TESTING": True})
+    payloads = app.extensions["sonarium.map_payloads"]
+    deadline = time.monotonic() + 10
+    while payloads.held[1] != (map_view.DEFAULT_SAMPLE,) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert payloads.held[0][0] == app.extensions["sonarium.map"].current.version
+    assert payloads.held[1] == (map_view.DEFAULT_SAMPLE,)
