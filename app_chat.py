@@ -16,8 +16,8 @@ Routes and their errors:
                     "rows": how many songs it picked (null when it could not run), "error": why not}},
                     "order": {"order", "shape", "mean", "worst", "artist_repeats"} (how the songs are
                     ordered: "order" and "shape" in the body choose, as on the other pages),
-                    "mode": "ai" | "no-ai", "note": why the AI
-                    was not used (null when it was, or when none is set), "repaired": [what was
+                    "mode": "ai" | "no-ai", "note": why the AI was not used, and that the
+                    reader understood nothing of the request when so (null when neither), "repaired": [what was
                     fixed in the AI's plan]}
                     400 malformed body (message empty or too long, an invalid previous plan or AI);
                     403 a listener naming an AI URL (the server would call any address for them);
@@ -57,6 +57,9 @@ bp = Blueprint("chat", __name__)
 MAX_MESSAGE_CHARS = 500
 AI_WAIT_SECONDS = 30.0   # the longest a chat request waits for the model, retries included
 Mode = Literal["ai", "no-ai"]
+NOTHING_UNDERSTOOD = ("no word of the request named a tag, mood, tempo, year, artist or song Sonarium knows, "
+                      "so these are songs from across the library; try words like calm, fast, piano, "
+                      "electronic, 90s, or \"like <a song>\"")
 
 
 class ChatAi(Strict):
@@ -128,12 +131,15 @@ def chat_api():
     index = current_app.extensions["sonarium.index"].require()   # 503 without one
     outcome = _plan_for(body.message, body.previous_plan, config)
     plan = outcome.plan
+    note = outcome.note
+    if plans.is_open(plan) and not outcome.used_ai:
+        note = "; ".join(filter(None, [note, NOTHING_UNDERSTOOD]))
     result = plans.execute(plan, index)
     answer = result.as_json()
     answer["tracks"], order = _in_order(index, result, body)
     return jsonify({"plan": plan.model_dump(mode="json"), "description": plans.describe(plan),
                     "answer": {key: answer[key] for key in ("tracks", "held", "relaxed", "unresolved", "sql")},
-                    "order": order, "mode": "ai" if outcome.used_ai else "no-ai", "note": outcome.note,
+                    "order": order, "mode": "ai" if outcome.used_ai else "no-ai", "note": note,
                     "repaired": outcome.repaired})
 
 

@@ -46,8 +46,8 @@ from typing import Annotated, Literal, Sequence
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from sqlalchemy import (BigInteger, ColumnElement, Float, Select, and_, any_, bindparam, case, func, literal,
-                        not_, or_, select)
+from sqlalchemy import (BigInteger, ColumnElement, Float, Select, Text, and_, any_, bindparam, case, func,
+                        literal, not_, or_, select)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import aliased
 
@@ -287,6 +287,11 @@ def _conditions_in_words(plan: Plan) -> list[tuple[str, str]]:
     return words
 
 
+def is_open(plan: Plan) -> bool:
+    """True when the plan asks for nothing but a number of songs (and maybe an artist cap)."""
+    return not (_conditions_in_words(plan) or plan.near or plan.exclude_artists)
+
+
 def describe(plan: Plan) -> str:
     """The plan in plain words, e.g. "25 songs like 'Techno 3'; tagged 'electronic'; tempo at least 125 BPM"."""
     head = f"{plan.size} song{'s' if plan.size != 1 else ''}"
@@ -414,7 +419,11 @@ def candidate_query(plan: Plan, track_ids: Sequence[int] | None = None, leave_ou
                                                                     type_=ARRAY(BigInteger)))))
     for artist in plan.exclude_artists:
         statement = statement.where(or_(Track.artist.is_(None), not_(fold(Track.artist) == fold(artist))))
-    statement = statement.order_by(*([total] if conditions else []), Track.id).limit(POOL if track_ids is None else len(track_ids))
+    # Ties (and a plan with no condition at all) go in a fixed order spread over the library (a hash of
+    # the id), not the order tracks were added in: one album after another.
+    spread = func.md5(func.cast(Track.id, Text))
+    statement = statement.order_by(*([total] if conditions else []), spread, Track.id).limit(
+        POOL if track_ids is None else len(track_ids))
     return statement, [c.words for c in conditions], [c.held_at for c in conditions]
 
 
@@ -507,7 +516,7 @@ def execute(plan: Plan, index: TrackIndex) -> PlanResult:
     kept_keys: set[str] = {t.song_key for t in near} | {t.song_key for t in away}
     per_artist: dict[str, int] = {}
     duplicates = capped = 0
-    for row in np.lexsort((np.array([t.id for t in infos]), score)) if rows else []:
+    for row in np.lexsort((np.arange(len(rows)), score)) if rows else []:   # ties: the query's order
         track = infos[row]
         key = track.song_key
         close = kept and float((points[kept] @ points[row]).max()) > 1 - DUPLICATE_DISTANCE

@@ -138,3 +138,10 @@ def test_only_admins_name_an_ai_server(made):
     assert _client("listener").post("/api/chat", json=body).status_code == 403
     bad = _client().post("/api/chat", json={"message": "jazz", "ai": {"provider": "ollama", "url": "ftp://x"}})
     assert bad.status_code == 400 and bad.json["error"].startswith("ai:")
+
+
+def test_a_request_understood_not_at_all_says_so_and_spreads_over_the_library(made):
+    body = _ask(_client(), "marching music for an army, 9 songs")
+    assert body["description"] == "9 songs" and "no word of the request named" in body["note"]
+    assert len(set(_groups(made, body))) > 1          # not the first nine tracks added (all jazz)
+    assert "no word" not in (_ask(_client(), "aggressive songs, 3 songs")["note"] or "")

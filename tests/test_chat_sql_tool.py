@@ -148,7 +148,7 @@ def test_a_query_picks_the_songs_in_its_order(library, serve):
     api = serve("openai").reply(Reply(calls=[(ai_plan.TOOL_NAME, {"size": 5}),
                                              sql_call("SELECT id FROM chat_tracks ORDER BY duration_s DESC, id "
                                                       "LIMIT 3")]))
-    answer = _chat(_client(), api)
+    answer = _chat(_client(), api, order="ranked")     # the query's order, not the playing order
     assert answer.status_code == 200, answer.json
     body = answer.json
     assert body["mode"] == "ai" and body["plan"]["sql"].startswith("SELECT id FROM chat_tracks")
