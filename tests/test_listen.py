@@ -1,0 +1,133 @@
+"""Listening before pushing (issue 15): GET /api/stream/<item_id> relays a track's audio through Sonarium.
+
+The local folder end to end (whole file, ranges, 416, path safety, sign-in);
+the other providers' `stream` is tested in their own files, against supysonic
+(tests/test_navidrome.py) and the vendor-checked fakes (tests/test_jellyfin.py,
+tests/test_lyrion.py).
+"""
+import wave
+
+import pytest
+
+from db.models import Track
+from db.session import session_scope
+from mediaserver.base import NotFound
+from mediaserver.local import LocalProvider, decode_id, encode_id
+from tests.library import make_library
+from tests.support import signed_in
+
+
+@pytest.fixture
+def library(env, music_dir):
+    return make_library({"jazz": 3, "metal": 3}, music_dir=music_dir)
+
+
+@pytest.fixture
+def app(library):
+    from app import create_app
+    return create_app({"TESTING": True})
+
+
+@pytest.fixture
+def long_track(library, music_dir):
+    """A WAV of about 600 kB (several relay pieces), listed in the library; (item id, its bytes)."""
+    relative = "Long album/long.wav"
+    path = music_dir / relative
+    path.parent.mkdir(parents=True)
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(bytes(range(256)) * 2400)
+    item_id = encode_id(relative.encode())
+    with session_scope() as session:
+        session.add(Track(provider="local", item_id=item_id, title="Long", artist="Nobody"))
+    return item_id, path.read_bytes()
+
+
+def test_whole_file_in_pieces(client, long_track):
+    item_id, content = long_track
+    answer = client.get(f"/api/stream/{item_id}", buffered=False)
+    assert answer.status_code == 200
+    assert answer.headers["Content-Type"] == "audio/wav"
+    assert answer.headers["Accept-Ranges"] == "bytes"
+    assert answer.headers["Content-Length"] == str(len(content))
+    assert "Content-Range" not in answer.headers
+    pieces = list(answer.response)
+    assert len(pieces) > 1 and b"".join(pieces) == content   # relayed in pieces, not read whole
+    answer.close()
+
+
+@pytest.mark.parametrize("asked, first, last", [
+    ("bytes=0-0", 0, 0), ("bytes=10-99", 10, 99), ("bytes=300000-", 300000, None), ("bytes=-16", -16, None),
+    ("bytes=100-99999999", 100, None)])
+def test_ranges(client, long_track, asked, first, last):
+    item_id, content = long_track
+    size = len(content)
+    first = first % size
+    last = size - 1 if last is None else last
+    answer = client.get(f"/api/stream/{item_id}", headers={"Range": asked})
+    assert answer.status_code == 206
+    assert answer.headers["Content-Range"] == f"bytes {first}-{last}/{size}"
+    assert answer.headers["Content-Length"] == str(last - first + 1)
+    assert answer.headers["Accept-Ranges"] == "bytes"
+    assert answer.data == content[first:last + 1]
+
+
+def test_unsatisfiable_and_ignored_ranges(client, long_track):
+    item_id, content = long_track
+    size = len(content)
+    answer = client.get(f"/api/stream/{item_id}", headers={"Range": f"bytes={size}-"})
+    assert answer.status_code == 416 and answer.headers["Content-Range"] == f"bytes */{size}"
+    assert answer.get_json()["status"] == 416 and "outside the file" in answer.get_json()["error"]
+    for ignored in ("bytes=0-1,5-6", "lines=1-2", "bytes=9-5", "nonsense"):   # HTTP lets a server send it all
+        answer = client.get(f"/api/stream/{item_id}", headers={"Range": ignored})
+        assert answer.status_code == 200 and answer.data == content, ignored
+
+
+def test_a_library_track_plays_for_a_listener(app, library, music_dir):
+    listener = signed_in(app.test_client(), role="listener")
+    item_id = library.item_ids["jazz-1"]
+    answer = listener.get(f"/api/stream/{item_id}")
+    assert answer.status_code == 200
+    assert answer.data == (music_dir / decode_id(item_id).decode()).read_bytes()
+    assert answer.headers["Cache-Control"] == "no-store"
+
+
+def test_signed_out_refused(anonymous, library):
+    answer = anonymous.get(f"/api/stream/{library.item_ids['jazz-1']}")
+    assert answer.status_code == 401 and answer.is_json and "audio" not in answer.content_type
+
+
+def test_unknown_ids_and_gone_files(client, library, music_dir):
+    answer = client.get(f"/api/stream/{encode_id(b'Jazz album/not-there.wav')}")
+    assert answer.status_code == 404 and answer.get_json()["status"] == 404
+    assert client.get("/api/stream/" + "x" * 600).status_code == 404
+    gone = library.item_ids["metal-0"]
+    (music_dir / decode_id(gone).decode()).unlink()          # analysed, then deleted from the folder
+    answer = client.get(f"/api/stream/{gone}")
+    assert answer.status_code == 404 and "no such track" in answer.get_json()["error"]
+
+
+def test_path_traversal_refused(client, env, music_dir, tmp_path):
+    secret = tmp_path / "secret.wav"
+    secret.write_bytes(b"RIFF not yours")
+    sneaky = [encode_id(b"../secret.wav"), encode_id(str(secret).encode()),
+              encode_id(b"Jazz album/../../secret.wav")]
+    with session_scope() as session:    # even ids that made it into the library (they never would)
+        session.add_all(Track(provider="local", item_id=item_id, title="Sneaky") for item_id in sneaky)
+    for item_id in sneaky:
+        answer = client.get(f"/api/stream/{item_id}")
+        assert answer.status_code == 404, item_id
+        assert b"not yours" not in answer.data
+    provider = LocalProvider(music_dir, tmp_path / "playlists")
+    for item_id in sneaky:
+        with pytest.raises(NotFound):
+            provider.stream(item_id)
+
+
+def test_head_and_closed_streams_release_the_file(client, long_track):
+    item_id, content = long_track
+    answer = client.head(f"/api/stream/{item_id}")
+    assert answer.status_code == 200 and answer.headers["Content-Length"] == str(len(content))
+    assert answer.data == b""
