@@ -44,8 +44,8 @@ from urllib.parse import quote
 import requests
 
 from mediaserver.base import (DEFAULT_DOWNLOAD_SECONDS, DEFAULT_MAX_DOWNLOAD_BYTES, DEFAULT_PAGE, Album,
-                              AuthFailed, MediaProvider, NotFound, NotSupported, PlayRecord, ProviderError,
-                              RemotePlaylist, Track)
+                              AudioStream, AuthFailed, MediaProvider, NotFound, NotSupported, PlayRecord,
+                              ProviderError, RemotePlaylist, Track)
 from mediaserver.http import HttpClient
 
 log = logging.getLogger(__name__)
@@ -333,6 +333,41 @@ class NavidromeProvider(MediaProvider):
             return self._fetch("stream", track_id, dest_dir, suffix, max_bytes, timeout, [("format", "raw")])
         except _Refused as refused:
             raise refused.error from None
+
+    def stream(self, track_id: str, byte_range: str | None = None) -> AudioStream:
+        """The original file, as `download` fetches it (``download``, else ``stream`` with
+        ``format=raw``), so its length is known and the browser can seek; the credentials
+        go in the POST body, as for every call.  (``download`` first: on supysonic only
+        ``stream`` counts as a play, and a preview is not one.)"""
+        track_id = str(track_id)
+        try:
+            return self._open("download", track_id, byte_range, [])
+        except _Refused:
+            log.info("%s refused download of a track; previewing with stream format=raw", self.label)
+        try:
+            return self._open("stream", track_id, byte_range, [("format", "raw")])
+        except _Refused as refused:
+            raise refused.error from None
+
+    def _open(self, method: str, track_id: str, byte_range: str | None,
+              extra: list[tuple[str, str]]) -> AudioStream:
+        params = list(self._auth_params().items()) + [("id", track_id)] + extra
+        body = {"params": params} if self._use_get else {"data": params}
+
+        def refuse_errors(response: requests.Response) -> None:
+            content_type = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+            if "json" in content_type or "xml" in content_type or content_type.startswith("text/"):
+                error = self._parse_error(response.raw.read(_SNIFF_BYTES, decode_content=True))
+                failure = (self._error(method, error) if error is not None else
+                           ProviderError(f"{self.label} sent {content_type} instead of an audio file"))
+                raise _Refused(failure) if isinstance(failure, _Forbidden) else failure
+        try:
+            return self.http.open_stream("GET" if self._use_get else "POST", f"/rest/{method}.view", byte_range,
+                                         inspect=refuse_errors, **body)
+        except NotFound as error:
+            if getattr(self._last, "status", None) == 404:   # HTTP 404: this server has no such endpoint
+                raise _Refused(error) from None
+            raise
 
     def _fetch(self, method: str, track_id: str, dest_dir: Path, suffix: str | None, max_bytes: int,
                timeout: float, extra: list[tuple[str, str]]) -> Path:
