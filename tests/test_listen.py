@@ -5,6 +5,7 @@ the other providers' `stream` is tested in their own files, against supysonic
 (tests/test_navidrome.py) and the vendor-checked fakes (tests/test_jellyfin.py,
 tests/test_lyrion.py).
 """
+import re
 import wave
 
 import pytest
@@ -131,3 +132,60 @@ def test_head_and_closed_streams_release_the_file(client, long_track):
     answer = client.head(f"/api/stream/{item_id}")
     assert answer.status_code == 200 and answer.headers["Content-Length"] == str(len(content))
     assert answer.data == b""
+
+
+@pytest.mark.browser
+def test_play_buttons_on_the_similar_page(live_server, page, library):
+    """Press play on a result row: the page's one player loads Sonarium's own /api/stream/... and the
+    audio arrives; another row's button switches to its song; nothing else is asked of anyone."""
+    from playwright.sync_api import expect
+
+    from tests.pages import pick
+    asked = []
+    page.on("request", lambda request: asked.append(request.url))
+    page.goto(live_server + "/similarity")
+    pick(page, "#seed", "jazz 1", "Jazz 1")
+    page.fill("#n", "4")
+    page.click("#run")
+    rows = page.locator("table.tracks tbody tr")
+    expect(rows).to_have_count(4)
+    first, second = (rows.nth(n).locator("button.play") for n in (0, 1))
+    title = rows.nth(0).locator("td:nth-child(2)").inner_text()
+    expect(first).to_have_attribute("aria-label", re.compile(f"^Play {re.escape(title)} — "))
+
+    with page.expect_response(lambda answer: "/api/stream/" in answer.url) as streamed:
+        first.click()
+    assert streamed.value.status in (200, 206)
+    item_id = rows.nth(0).evaluate("row => row.dataset.itemId")
+    audio = page.locator("audio.preview-player")
+    expect(audio).to_have_count(1)
+    assert audio.evaluate("a => a.currentSrc") == f"{live_server}/api/stream/{item_id}"
+    page.wait_for_function("() => document.querySelector('audio.preview-player').readyState >= 1")
+    assert audio.evaluate("a => a.error") is None
+
+    with page.expect_response(lambda answer: "/api/stream/" in answer.url) as streamed:
+        second.click()
+    assert streamed.value.status in (200, 206)
+    other = rows.nth(1).evaluate("row => row.dataset.itemId")
+    assert audio.evaluate("a => a.currentSrc") == f"{live_server}/api/stream/{other}"
+    expect(first).to_have_attribute("aria-label", re.compile("^Play "))
+    expect(page.locator("audio")).to_have_count(1)            # one player: one song at a time
+    assert all(url.startswith(live_server) for url in asked), asked
+
+
+@pytest.mark.browser
+def test_a_song_that_cannot_play_says_why(live_server, page, library, music_dir):
+    from playwright.sync_api import expect
+
+    from tests.pages import pick
+    page.goto(live_server + "/similarity")
+    pick(page, "#seed", "jazz 1", "Jazz 1")
+    page.fill("#n", "3")
+    page.click("#run")
+    row = page.locator("table.tracks tbody tr").first
+    expect(row).to_be_visible()
+    (music_dir / decode_id(row.evaluate("row => row.dataset.itemId")).decode()).unlink()   # gone since analysis
+    button = row.locator("button.play")
+    button.click()
+    expect(button).to_be_disabled()
+    expect(button).to_have_attribute("title", re.compile("^Cannot play: no such track in the music folder"))
