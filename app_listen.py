@@ -32,6 +32,14 @@ bp = Blueprint("listen", __name__)
 log = logging.getLogger(__name__)
 
 MAX_ITEM_ID_CHARS = 500     # as api_contract.ItemId
+UNKNOWN_TYPE = "application/octet-stream"
+
+
+def _media_type(content_type: str) -> str:
+    """The server's Content-Type when it names audio (or a media container); anything else, such as
+    HTML from a proxy's login page, would be served as a page of Sonarium's origin, so it is not kept."""
+    kind = content_type.split(";")[0].strip().lower()
+    return content_type if kind.startswith(("audio/", "video/")) or kind == "application/ogg" else UNKNOWN_TYPE
 
 
 def _relay(audio: AudioStream, label: str) -> Iterator[bytes]:
@@ -65,6 +73,6 @@ def stream(item_id: str):
     if audio.content_range:
         headers["Content-Range"] = audio.content_range
     response = Response(_relay(audio, provider.label), status=audio.status, headers=headers,
-                        content_type=audio.content_type, direct_passthrough=True)
+                        content_type=_media_type(audio.content_type), direct_passthrough=True)
     response.call_on_close(audio.close)     # also when the relay never started (HEAD, a client gone)
     return response

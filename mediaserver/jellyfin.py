@@ -36,8 +36,8 @@ from typing import Any, Iterable
 from urllib.parse import quote, unquote
 
 from mediaserver.base import (Album, AudioStream, AuthFailed, DEFAULT_DOWNLOAD_SECONDS,
-                              DEFAULT_MAX_DOWNLOAD_BYTES, DEFAULT_PAGE, MediaProvider, NotFound, PlayRecord, ProviderError,
-                              RemotePlaylist, Track)
+                              DEFAULT_MAX_DOWNLOAD_BYTES, DEFAULT_PAGE, MediaProvider, NotFound, PlayRecord,
+                              ProviderError, RemotePlaylist, Track)
 from mediaserver.http import HttpClient
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ import pytest
 
 from db.models import Track
 from db.session import session_scope
-from mediaserver.base import NotFound
+from mediaserver.base import AudioStream, NotFound
 from mediaserver.local import LocalProvider, decode_id, encode_id
 from tests.library import make_library
 from tests.support import signed_in
@@ -132,6 +132,17 @@ def test_head_and_closed_streams_release_the_file(client, long_track):
     answer = client.head(f"/api/stream/{item_id}")
     assert answer.status_code == 200 and answer.headers["Content-Length"] == str(len(content))
     assert answer.data == b""
+
+
+def test_only_media_types_are_relayed(client, library, monkeypatch):
+    """A server (or a proxy before it) that answers with a page must not have it served as Sonarium's."""
+    def html(self, track_id, byte_range=None):
+        page = b"<script src=/x.js></script>"
+        return AudioStream(200, "text/html; charset=utf-8", iter([page]), lambda: None, len(page), len(page))
+    monkeypatch.setattr(LocalProvider, "stream", html)
+    answer = client.get(f"/api/stream/{library.item_ids['jazz-1']}")
+    assert answer.status_code == 200 and answer.headers["Content-Type"] == "application/octet-stream"
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
 
 
 @pytest.mark.browser
