@@ -12,7 +12,7 @@ import pytest
 
 from db.models import Track
 from db.session import session_scope
-from mediaserver.base import AudioStream, NotFound
+from mediaserver.base import AudioStream, NotFound, ProviderError
 from mediaserver.local import LocalProvider, decode_id, encode_id
 from tests.library import make_library
 from tests.support import signed_in
@@ -143,6 +143,20 @@ def test_only_media_types_are_relayed(client, library, monkeypatch):
     answer = client.get(f"/api/stream/{library.item_ids['jazz-1']}")
     assert answer.status_code == 200 and answer.headers["Content-Type"] == "application/octet-stream"
     assert answer.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_stream_that_breaks_off_ends_short(client, library, monkeypatch, caplog):
+    """Once the audio has begun there is no error answer left to give: the relay ends, the log says why."""
+    def broken_pieces():
+        yield b"RIFF...."
+        raise ProviderError("the stream from Jellyfin broke off")
+
+    def broken(self, track_id, byte_range=None):
+        return AudioStream(200, "audio/wav", broken_pieces(), lambda: None, 1000, 1000)
+    monkeypatch.setattr(LocalProvider, "stream", broken)
+    answer = client.get(f"/api/stream/{library.item_ids['jazz-1']}")
+    assert answer.status_code == 200 and answer.data == b"RIFF...."
+    assert "a preview stopped early: the stream from Jellyfin broke off" in caplog.text
 
 
 @pytest.mark.browser

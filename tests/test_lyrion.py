@@ -547,6 +547,10 @@ def test_stream_for_preview(provider, fake):
         provider.stream("4242")
     with pytest.raises(NotFound):
         provider.stream("../jsonrpc.js")
+    fake.download_mode = "truncated"               # announces more than it sends
+    broken = provider.stream("101")
+    with pytest.raises(ProviderError, match="the stream from Lyrion broke off"):
+        _read(broken)
 
 
 def test_create_playlist_keeps_the_order_and_uses_no_player(provider, fake):
