@@ -2,8 +2,9 @@
 
 Routes and their errors:
 - GET /api/stream/<item_id>   the track's audio, relayed in pieces as it arrives (never held whole):
-                              200, or 206 for a Range header, with Content-Type, Content-Length,
-                              Accept-Ranges and Content-Range as the file allows; 404 for an id that is
+                              200, or 206 for a Range header (at most MAX_ANSWER_BYTES of it, see
+                              there), with Content-Type, Content-Length, Accept-Ranges and
+                              Content-Range as the file allows; 404 for an id that is
                               not an analysed track of the configured media server (or that the server
                               no longer has), 416 for a range past the end (Content-Range: bytes */size),
                               409 when the server offers no preview or is not configured, 502 when it
@@ -20,6 +21,7 @@ from typing import Iterator
 
 from flask import Blueprint, Response, request
 from sqlalchemy import select
+from werkzeug.http import parse_range_header
 
 import settings_store
 from api_contract import answers, spec
@@ -33,6 +35,23 @@ log = logging.getLogger(__name__)
 
 MAX_ITEM_ID_CHARS = 500     # as api_contract.ItemId
 UNKNOWN_TYPE = "application/octet-stream"
+# The most one ranged answer carries.  The web server (web_server.py: a2wsgi) queues up to ten pieces
+# of an answer while the client reads; an answer of at most this many bytes fits that queue whole, so
+# its web thread is free again at once even when a paused player stops reading (which, answers
+# unbounded, froze the server with a handful of paused players).  HTTP lets a server answer a range
+# with a shorter one: players ask for the next piece as they need it.
+MAX_ANSWER_BYTES = 1024 * 1024
+
+
+def _bounded(byte_range: str | None) -> str | None:
+    """The asked range, cut to MAX_ANSWER_BYTES when it asks more from a known start."""
+    parsed = parse_range_header(byte_range) if byte_range else None
+    if parsed is None or parsed.units != "bytes" or len(parsed.ranges) != 1:
+        return byte_range
+    start, stop = parsed.ranges[0]
+    if start >= 0 and (stop is None or stop - start > MAX_ANSWER_BYTES):
+        return f"bytes={start}-{start + MAX_ANSWER_BYTES - 1}"
+    return byte_range
 
 
 def _media_type(content_type: str) -> str:
@@ -61,7 +80,7 @@ def stream(item_id: str):
     if known is None:
         return api_error(404, f"no analysed track with this id in the {provider.label} library")
     try:
-        audio = provider.stream(item_id, request.headers.get("Range"))
+        audio = provider.stream(item_id, _bounded(request.headers.get("Range")))
     except RangeNotSatisfiable as error:
         response, status = api_error(416, str(error))
         if error.size is not None:

@@ -6,6 +6,7 @@ the other providers' `stream` is tested in their own files, against supysonic
 tests/test_lyrion.py).
 """
 import re
+import time
 import wave
 
 import pytest
@@ -16,6 +17,7 @@ from mediaserver.base import AudioStream, NotFound, ProviderError
 from mediaserver.local import LocalProvider, decode_id, encode_id
 from tests.library import make_library
 from tests.support import signed_in
+from tests.test_slow_clients import server  # noqa: F401 (the deployed gunicorn, as a fixture)
 
 
 @pytest.fixture
@@ -29,17 +31,22 @@ def app(library):
     return create_app({"TESTING": True})
 
 
+def write_wav(path, seconds: float) -> None:
+    """A real WAV (8 kHz, mono, 16 bit: 16 kB a second) a browser can play."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(bytes(range(256)) * int(seconds * 8000 * 2 / 256))
+
+
 @pytest.fixture
 def long_track(library, music_dir):
     """A WAV of about 600 kB (several relay pieces), listed in the library; (item id, its bytes)."""
     relative = "Long album/long.wav"
     path = music_dir / relative
-    path.parent.mkdir(parents=True)
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(8000)
-        out.writeframes(bytes(range(256)) * 2400)
+    write_wav(path, 37.5)
     item_id = encode_id(relative.encode())
     with session_scope() as session:
         session.add(Track(provider="local", item_id=item_id, title="Long", artist="Nobody"))
@@ -73,6 +80,22 @@ def test_ranges(client, long_track, asked, first, last):
     assert answer.headers["Content-Length"] == str(last - first + 1)
     assert answer.headers["Accept-Ranges"] == "bytes"
     assert answer.data == content[first:last + 1]
+
+
+def test_long_ranges_are_answered_a_piece_at_a_time(client, library, music_dir):
+    from app_listen import MAX_ANSWER_BYTES
+    relative = "Long album/longer.wav"
+    write_wav(music_dir / relative, 200)
+    content = (music_dir / relative).read_bytes()
+    item_id = encode_id(relative.encode())
+    with session_scope() as session:
+        session.add(Track(provider="local", item_id=item_id, title="Longer"))
+    start, size = 5, len(content)
+    answer = client.get(f"/api/stream/{item_id}", headers={"Range": f"bytes={start}-"})
+    assert answer.status_code == 206 and len(answer.data) == MAX_ANSWER_BYTES < size - start
+    assert answer.headers["Content-Range"] == f"bytes {start}-{start + MAX_ANSWER_BYTES - 1}/{size}"
+    assert answer.data == content[start:start + MAX_ANSWER_BYTES]
+    assert client.get(f"/api/stream/{item_id}").data == content        # no Range: the whole file
 
 
 def test_unsatisfiable_and_ignored_ranges(client, long_track):
@@ -159,8 +182,50 @@ def test_a_stream_that_breaks_off_ends_short(client, library, monkeypatch, caplo
     assert "a preview stopped early: the stream from Jellyfin broke off" in caplog.text
 
 
+def test_through_the_deployed_web_server(server, long_track):
+    """gunicorn's asyncio worker and a2wsgi relay the pieces as Flask yields them, ranges included."""
+    import http.client
+    port, token = server
+    item_id, content = long_track
+    for asked, status, expected in ((None, 200, content), ("bytes=1000-", 206, content[1000:])):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        connection.request("GET", f"/api/stream/{item_id}", headers={
+            "Authorization": f"Bearer {token}", **({"Range": asked} if asked else {})})
+        answer = connection.getresponse()
+        assert (answer.status, answer.getheader("Content-Type")) == (status, "audio/wav")
+        assert answer.getheader("Content-Length") == str(len(expected)) and answer.read() == expected
+        connection.close()
+
+
+def test_paused_players_do_not_hold_the_web_threads(server, env, music_dir):
+    """A paused player stops reading its answer. Unbounded answers then held a web thread each and
+    four of them froze the server; answers of at most MAX_ANSWER_BYTES leave the threads free."""
+    import socket
+
+    from tests.test_slow_clients import _live_seconds
+    port, token = server
+    (music_dir / "long.wav").write_bytes(b"RIFF" + bytes(8 * 1024 * 1024))
+    item_id = encode_id(b"long.wav")
+    with session_scope() as session:
+        session.add(Track(provider="local", item_id=item_id, title="Long"))
+    paused = []
+    try:
+        for _ in range(8):
+            player = socket.create_connection(("127.0.0.1", port))
+            player.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            player.sendall(f"GET /api/stream/{item_id} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                           f"Authorization: Bearer {token}\r\nRange: bytes=0-\r\n\r\n".encode())
+            paused.append(player)       # and never read
+        time.sleep(2)
+        seconds = _live_seconds(port)
+        assert seconds is not None and seconds < 1, seconds
+    finally:
+        for player in paused:
+            player.close()
+
+
 @pytest.mark.browser
-def test_play_buttons_on_the_similar_page(live_server, page, library):
+def test_play_buttons_on_the_similar_page(live_server, page, library, music_dir):
     """Press play on a result row: the page's one player loads Sonarium's own /api/stream/... and the
     audio arrives; another row's button switches to its song; nothing else is asked of anyone."""
     from playwright.sync_api import expect
@@ -174,6 +239,11 @@ def test_play_buttons_on_the_similar_page(live_server, page, library):
     page.click("#run")
     rows = page.locator("table.tracks tbody tr")
     expect(rows).to_have_count(4)
+    item_id = rows.nth(0).evaluate("row => row.dataset.itemId")
+    write_wav(music_dir / decode_id(item_id).decode(), 200)     # 3.2 MB: several answers, so seeking is tried
+    answers = []
+    page.on("response", lambda answer: answers.append((answer.status, answer.headers.get("content-range")))
+            if "/api/stream/" in answer.url else None)
     first, second = (rows.nth(n).locator("button.play") for n in (0, 1))
     title = rows.nth(0).locator("td:nth-child(2)").inner_text()
     expect(first).to_have_attribute("aria-label", re.compile(f"^Play {re.escape(title)} — "))
@@ -181,12 +251,18 @@ def test_play_buttons_on_the_similar_page(live_server, page, library):
     with page.expect_response(lambda answer: "/api/stream/" in answer.url) as streamed:
         first.click()
     assert streamed.value.status in (200, 206)
-    item_id = rows.nth(0).evaluate("row => row.dataset.itemId")
     audio = page.locator("audio.preview-player")
     expect(audio).to_have_count(1)
     assert audio.evaluate("a => a.currentSrc") == f"{live_server}/api/stream/{item_id}"
     page.wait_for_function("() => document.querySelector('audio.preview-player').readyState >= 1")
     assert audio.evaluate("a => a.error") is None
+    expect(first).to_have_attribute("aria-label", re.compile("^Pause "))
+    assert 199 < audio.evaluate("a => a.duration") < 201
+    audio.evaluate("a => { a.currentTime = 190; }")         # past the first answer's megabyte
+    page.wait_for_function("() => { const a = document.querySelector('audio.preview-player');"
+                           " return !a.seeking && a.currentTime >= 190 && a.readyState >= 2; }")
+    assert audio.evaluate("a => a.error") is None
+    assert any(status == 206 and not (span or "").startswith("bytes 0-") for status, span in answers), answers
 
     with page.expect_response(lambda answer: "/api/stream/" in answer.url) as streamed:
         second.click()
