@@ -924,8 +924,9 @@ def test_stream_static_file_with_ranges_key_in_header(fake):
     assert streams[0][2] == {("static" if fake.flavour == "jellyfin" else "Static"): ["true"]}
 
 
-def test_stream_api_keeps_the_key_server_side(fake, env, monkeypatch):
+def test_stream_api_keeps_the_key_server_side(fake, env, monkeypatch, caplog):
     """What the browser sees of GET /api/stream/<id>: Sonarium's own URL, audio, and no API key anywhere."""
+    caplog.set_level("DEBUG")      # every log line, the requests library's included
     from app import create_app
     from db.models import Track
     from db.session import session_scope
@@ -944,6 +945,7 @@ def test_stream_api_keeps_the_key_server_side(fake, env, monkeypatch):
     fake.fail_status = 500
     failed = client.get(f"/api/stream/{fake.wave['Id']}")
     assert failed.status_code == 502 and TOKEN not in failed.get_data(as_text=True)
+    assert TOKEN not in caplog.text
 
 
 def test_playlist_longer_than_one_batch_keeps_order(fake):

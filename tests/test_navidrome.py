@@ -233,8 +233,9 @@ def test_stream_for_preview_whole_and_ranged(provider, supysonic):
     _raises(NotFound, provider.stream, "00000000-0000-0000-0000-000000000000")
 
 
-def test_stream_api_relays_from_subsonic(supysonic, provider, env, monkeypatch):
+def test_stream_api_relays_from_subsonic(supysonic, provider, env, monkeypatch, caplog):
     """GET /api/stream/<id> with Navidrome settings: the password never reaches the browser's side."""
+    caplog.set_level("DEBUG")      # every log line, the requests library's included
     from app import create_app
     from db.models import Track
     from db.session import session_scope
@@ -252,6 +253,7 @@ def test_stream_api_relays_from_subsonic(supysonic, provider, env, monkeypatch):
     assert answer.headers["Content-Type"].startswith("audio/flac") and answer.headers["Accept-Ranges"] == "bytes"
     assert PASSWORD not in str(answer.headers)
     assert client.get("/api/stream/not-in-the-library").status_code == 404
+    assert PASSWORD not in caplog.text
 
 
 def test_playlists_create_replace_delete(provider):

@@ -146,8 +146,11 @@
 
   // Why a song did not play, from the stream's own JSON error; a media server without previews
   // (or not configured) turns every play button off with that reason.
-  async function explainFailure(button) {
-    let reason = "your browser cannot play this file's format";
+  async function explainFailure(button, code) {
+    let reason = {
+      [MediaError.MEDIA_ERR_NETWORK]: "the connection broke off",
+      [MediaError.MEDIA_ERR_DECODE]: "the file could not be decoded",
+    }[code] || "your browser cannot play this file's format";
     try {
       await sonarium.api(button.dataset.src, { headers: { "Accept": "application/json", "Range": "bytes=0-0" } });
     } catch (err) {
@@ -170,7 +173,7 @@
     audio.preload = "none";
     audio.addEventListener("playing", () => previewLabel(preview.button, true));
     audio.addEventListener("pause", () => previewLabel(preview.button, false));
-    audio.addEventListener("error", () => explainFailure(preview.button));
+    audio.addEventListener("error", () => explainFailure(preview.button, audio.error && audio.error.code));
     document.body.appendChild(audio);
     preview.audio = audio;
     return audio;
