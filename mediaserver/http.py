@@ -161,8 +161,9 @@ class HttpClient:
         error with HTTP 200).  The read timeout applies between bytes, as for
         every request.
         """
-        response = self.request(method, path, headers={"Range": byte_range} if byte_range else {},
-                                stream=True, **kwargs)
+        # identity: the bytes relayed must be the ones Content-Length and Content-Range count
+        headers = {"Accept-Encoding": "identity", **({"Range": byte_range} if byte_range else {})}
+        response = self.request(method, path, headers=headers, stream=True, **kwargs)
         try:
             if inspect is not None:
                 inspect(response)
