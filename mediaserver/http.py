@@ -150,13 +150,13 @@ class HttpClient:
             raise
 
     def open_stream(self, method: str, path: str, byte_range: str | None = None,
-                    default_type: str = "application/octet-stream",
                     inspect: Callable[[requests.Response], None] | None = None, **kwargs: Any) -> AudioStream:
         """Open a file on the server to relay it, the caller's Range header passed on.
 
         A server that answers a ranged request with the whole file (it ignores
         Range, or ignores it for POST as werkzeug's file answers do) gets the
-        range applied here, by skipping bytes, so the browser can seek either way.
+        range applied here, by skipping bytes, so the browser can seek either way
+        (at the cost of reading the file up to the range from the server).
         `inspect` sees the answer first and may raise (a server that sends an
         error with HTTP 200).  The read timeout applies between bytes, as for
         every request.
@@ -168,7 +168,7 @@ class HttpClient:
             if inspect is not None:
                 inspect(response)
             length = _number(response.headers.get("Content-Length"))
-            content_type = response.headers.get("Content-Type") or default_type
+            content_type = response.headers.get("Content-Type") or "application/octet-stream"
             if response.status_code == 206:
                 content_range = response.headers.get("Content-Range")
                 return AudioStream(206, content_type, self._relay(response), response.close, length,
