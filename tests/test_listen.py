@@ -290,3 +290,20 @@ def test_a_song_that_cannot_play_says_why(live_server, page, library, music_dir)
     button.click()
     expect(button).to_be_disabled()
     expect(button).to_have_attribute("title", re.compile("^Cannot play: no such track in the music folder"))
+
+
+@pytest.mark.browser
+def test_chat_songs_play_too(live_server, page, library):
+    """The chat's song list gets the same buttons and the page's one player."""
+    from playwright.sync_api import expect
+    page.goto(live_server + "/chat")
+    page.fill("#message", "jazz songs, 3 songs")
+    page.click("#send")
+    buttons = page.locator("ol.chat-songs li button.play")
+    expect(buttons).to_have_count(3)
+    item_id = page.locator("ol.chat-songs li").first.evaluate("li => li.dataset.itemId")
+    with page.expect_response(lambda answer: "/api/stream/" in answer.url) as streamed:
+        buttons.first.click()
+    assert streamed.value.status in (200, 206)
+    player = page.locator("audio.preview-player")
+    assert player.evaluate("a => a.currentSrc") == f"{live_server}/api/stream/{item_id}"
