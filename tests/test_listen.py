@@ -307,3 +307,21 @@ def test_chat_songs_play_too(live_server, page, library):
     assert streamed.value.status in (200, 206)
     player = page.locator("audio.preview-player")
     assert player.evaluate("a => a.currentSrc") == f"{live_server}/api/stream/{item_id}"
+
+
+@pytest.mark.browser
+def test_no_preview_turns_every_button_off_with_the_reason(live_server, page, library, monkeypatch):
+    from playwright.sync_api import expect
+
+    from tests.pages import pick
+    page.goto(live_server + "/similarity")
+    pick(page, "#seed", "jazz 1", "Jazz 1")
+    page.fill("#n", "3")
+    page.click("#run")
+    buttons = page.locator("table.tracks tbody tr button.play")
+    expect(buttons).to_have_count(3)
+    monkeypatch.setenv("MEDIASERVER_TYPE", "jellyfin")       # chosen, but JELLYFIN_URL and the rest unset: 409
+    buttons.first.click()
+    for n in range(3):
+        expect(buttons.nth(n)).to_be_disabled()
+    expect(buttons.nth(1)).to_have_attribute("title", re.compile("^No preview: the media server is not configured"))

@@ -145,16 +145,20 @@
   }
 
   // Why a song did not play, from the stream's own JSON error; a media server without previews
-  // (or not configured) turns every play button off with that reason.
+  // (or not configured) turns every play button off with that reason. Only a broken connection
+  // to a stream that answers again leaves the button on, to try again.
   async function explainFailure(button, code) {
     let reason = {
       [MediaError.MEDIA_ERR_NETWORK]: "the connection broke off",
       [MediaError.MEDIA_ERR_DECODE]: "the file could not be decoded",
     }[code] || "your browser cannot play this file's format";
+    let again = code === MediaError.MEDIA_ERR_NETWORK;
+    preview.button = null;   // the next press loads the song afresh
     try {
       await sonarium.api(button.dataset.src, { headers: { "Accept": "application/json", "Range": "bytes=0-0" } });
     } catch (err) {
       reason = err.message;
+      again = false;
       if (err.status === 409) {
         document.querySelectorAll("button.play").forEach((each) => {
           each.disabled = true;
@@ -162,7 +166,7 @@
         });
       }
     }
-    button.disabled = true;
+    button.disabled = !again;
     button.title = `Cannot play: ${reason}`;
     button.setAttribute("aria-label", `Cannot play ${button.dataset.song}: ${reason}`);
   }
@@ -171,9 +175,10 @@
     if (preview.audio) return preview.audio;
     const audio = el("audio", "preview-player");
     audio.preload = "none";
-    audio.addEventListener("playing", () => previewLabel(preview.button, true));
-    audio.addEventListener("pause", () => previewLabel(preview.button, false));
-    audio.addEventListener("error", () => explainFailure(preview.button, audio.error && audio.error.code));
+    // After a failure no button is the player's (preview.button is null) until one is pressed.
+    audio.addEventListener("playing", () => preview.button && previewLabel(preview.button, true));
+    audio.addEventListener("pause", () => preview.button && previewLabel(preview.button, false));
+    audio.addEventListener("error", () => preview.button && explainFailure(preview.button, audio.error.code));
     document.body.appendChild(audio);
     preview.audio = audio;
     return audio;
