@@ -38,7 +38,7 @@ import threading
 import xml.etree.ElementTree as ElementTree
 from email.message import Message
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, TypeVar
 from urllib.parse import quote
 
 import requests
@@ -67,6 +67,7 @@ _CONTENT_TYPES = {
     "audio/x-dsf": "dsf", "audio/webm": "webm",
 }
 _SUFFIX_RE = re.compile(r"^[a-z0-9]{1,8}$")
+Fetched = TypeVar("Fetched")    # what one way of fetching the original file gives: a Path, an AudioStream
 
 
 def _int(value: Any) -> int | None:
@@ -325,12 +326,18 @@ class NavidromeProvider(MediaProvider):
                 raise
             except ProviderError:
                 suffix = None        # no getSong: rely on the answer's headers
+        return self._original(lambda method, extra: self._fetch(method, track_id, dest_dir, suffix, max_bytes,
+                                                                timeout, extra))
+
+    def _original(self, fetch: Callable[[str, list[tuple[str, str]]], Fetched]) -> Fetched:
+        """``fetch("download", [])``, or ``fetch("stream", [("format", "raw")])`` when the user may
+        not download (error 50) or the server lacks the endpoint (HTTP 404): the original file."""
         try:
-            return self._fetch("download", track_id, dest_dir, suffix, max_bytes, timeout, [])
+            return fetch("download", [])
         except _Refused:
             log.info("%s refused download of a track; using stream format=raw", self.label)
         try:
-            return self._fetch("stream", track_id, dest_dir, suffix, max_bytes, timeout, [("format", "raw")])
+            return fetch("stream", [("format", "raw")])
         except _Refused as refused:
             raise refused.error from None
 
@@ -340,14 +347,7 @@ class NavidromeProvider(MediaProvider):
         go in the POST body, as for every call.  (``download`` first: on supysonic only
         ``stream`` counts as a play, and a preview is not one.)"""
         track_id = str(track_id)
-        try:
-            return self._open("download", track_id, byte_range, [])
-        except _Refused:
-            log.info("%s refused download of a track; previewing with stream format=raw", self.label)
-        try:
-            return self._open("stream", track_id, byte_range, [("format", "raw")])
-        except _Refused as refused:
-            raise refused.error from None
+        return self._original(lambda method, extra: self._open(method, track_id, byte_range, extra))
 
     def _open(self, method: str, track_id: str, byte_range: str | None,
               extra: list[tuple[str, str]]) -> AudioStream:
