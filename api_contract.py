@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from typing import Annotated
 
+from flask import Response as FlaskResponse
 from pydantic import BaseModel, ConfigDict, Field
 from spectree import Response, SecurityScheme, SpecTree
 from spectree.models import SecuritySchemeData
@@ -51,10 +52,12 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def answers(ok: type[BaseModel] | None = Anything, *errors: int, status: int = 200) -> Response:
-    """The declared answers of a route: `ok` with `status`, and ApiError for `errors` and COMMON_ERRORS."""
+def answers(ok: type[BaseModel] | None = Anything, *errors: int, status: int = 200,
+            also: tuple[int, ...] = ()) -> Response:
+    """The declared answers of a route: `ok` with `status` (and with each of `also`, e.g. 206 beside
+    200 for a file served in ranges), and ApiError for `errors` and COMMON_ERRORS."""
     codes = {f"HTTP_{code}": ApiError for code in sorted(set(errors) | set(COMMON_ERRORS))}
-    return Response(**{f"HTTP_{status}": ok}, **codes)
+    return Response(**{f"HTTP_{code}": ok for code in (status, *also)}, **codes)
 
 
 class _Plugin(FlaskPlugin):
@@ -67,6 +70,8 @@ class _Plugin(FlaskPlugin):
             request.context = request.context._replace(json=body)
 
     def validate_response(self, resp, resp_model, skip_validation, force_resp_serialize):
+        if isinstance(resp, FlaskResponse) and resp.is_streamed:
+            return resp, None   # spectree would read a streamed answer (a whole audio file) into memory
         return super().validate_response(resp, None, True, False)   # declared, not checked (see above)
 
 

@@ -44,6 +44,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     import app_auth
     import app_chat
     import app_clustering
+    import app_listen
     import app_map
     import app_playlists
     import app_radio
@@ -62,5 +63,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(app_chat.bp)
     app.register_blueprint(app_radio.bp)
     app.register_blueprint(app_map.bp)
+    app.register_blueprint(app_listen.bp)
     api_errors.register(app)
     return app

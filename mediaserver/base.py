@@ -10,7 +10,9 @@ import abc
 import dataclasses
 import datetime as dt
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
+
+from werkzeug.http import parse_range_header
 
 DEFAULT_PAGE = 100
 DEFAULT_MAX_DOWNLOAD_BYTES = 2 * 1024 ** 3   # 2 GiB: larger "tracks" are DJ sets or mistakes
@@ -39,6 +41,14 @@ class NotSupported(ProviderError):
 
 class DownloadTooLarge(ProviderError):
     """The file is larger than the allowed size; nothing was kept."""
+
+
+class RangeNotSatisfiable(ProviderError):
+    """The asked byte range starts past the end of the file; `size` is the file's length when known."""
+
+    def __init__(self, message: str, size: int | None = None):
+        super().__init__(message)
+        self.size = size
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,6 +92,42 @@ class PlayRecord:
     last_played: dt.datetime | None = None
     title: str | None = None
     artist: str | None = None
+
+
+@dataclasses.dataclass
+class AudioStream:
+    """An opened track, ready to be relayed: what to answer (200, or 206 for a range) and the bytes.
+
+    `chunks` yields the bytes in pieces and raises ProviderError if the source
+    breaks off; `close` releases the source (a file or a connection) and is
+    safe to call more than once.
+    """
+
+    status: int
+    content_type: str
+    chunks: Iterator[bytes]
+    close: Callable[[], None]
+    length: int | None = None          # bytes in this answer
+    size: int | None = None            # bytes in the whole file, when known
+    content_range: str | None = None   # "bytes first-last/size" with status 206
+
+
+def byte_span(byte_range: str | None, size: int) -> tuple[int, int] | None:
+    """The [start, stop) slice a Range header asks of a file of `size` bytes; None means the whole file.
+
+    As HTTP wants it: a header that does not parse, or asks several ranges, is
+    ignored (the whole file is an allowed answer); one that starts at or past
+    the end raises RangeNotSatisfiable.
+    """
+    if not byte_range:
+        return None
+    parsed = parse_range_header(byte_range)
+    if parsed is None or parsed.units != "bytes" or len(parsed.ranges) != 1:
+        return None
+    span = parsed.range_for_length(size)
+    if span is None:
+        raise RangeNotSatisfiable(f"the range {byte_range[:60]!r} lies outside the file ({size} bytes)", size)
+    return span
 
 
 class MediaProvider(abc.ABC):
@@ -139,6 +185,14 @@ class MediaProvider(abc.ABC):
     @abc.abstractmethod
     def delete_playlist(self, playlist_id: str) -> None:
         """Delete one playlist by id (callers only pass ids Sonarium created)."""
+
+    def stream(self, track_id: str, byte_range: str | None = None) -> AudioStream:
+        """Open the track's audio to relay it to a browser, the caller's Range header passed on.
+
+        The server's credentials stay in this process: the stream is fetched
+        here and relayed.  The caller must `close()` the answer.
+        """
+        raise NotSupported(f"{self.label}: preview not supported")
 
     def playlist_fingerprint(self, playlist_id: str) -> str | None:
         """SHA-256 (hex) of the playlist as stored now; None where the id alone proves whose it is.

@@ -6,19 +6,31 @@ credentials (Subsonic's p=/t=), so no request URL ever reaches a message or a lo
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import requests
 
-from mediaserver.base import (AuthFailed, DownloadTooLarge, NotFound, ProviderError, Unreachable,
-                              DEFAULT_DOWNLOAD_SECONDS, DEFAULT_MAX_DOWNLOAD_BYTES)
+from mediaserver.base import (AudioStream, AuthFailed, DownloadTooLarge, NotFound, ProviderError,
+                              RangeNotSatisfiable, Unreachable, byte_span, DEFAULT_DOWNLOAD_SECONDS,
+                              DEFAULT_MAX_DOWNLOAD_BYTES)
 
 CONNECT_TIMEOUT = 5.0   # s
 READ_TIMEOUT = 30.0     # s between bytes
 _CHUNK = 256 * 1024
+_RANGE_SIZE = re.compile(r"/\s*(\d+)\s*$")     # the complete length at the end of a Content-Range
+
+
+def _number(value: str | None) -> int | None:
+    return int(value) if value and value.strip().isdigit() else None
+
+
+def _range_size(content_range: str | None) -> int | None:
+    match = _RANGE_SIZE.search(content_range or "")
+    return int(match.group(1)) if match else None
 
 
 class HttpClient:
@@ -59,6 +71,9 @@ class HttpClient:
             raise AuthFailed(f"{self.label} answered {code}: {self.auth_hint}")
         if code == 404:
             raise NotFound(f"{self.label} answered 404: not found")
+        if code == 416:
+            raise RangeNotSatisfiable(f"{self.label} answered 416: the range lies outside the file",
+                                      _range_size(response.headers.get("Content-Range")))
         if code >= 500:
             raise ProviderError(f"{self.label} answered {code}: server error")
         if code >= 400:
@@ -73,7 +88,11 @@ class HttpClient:
             raise self._unreachable(error) from None
         except requests.RequestException as error:
             raise ProviderError(f"{self.label}: request failed ({type(error).__name__})") from None
-        self.check_status(response)
+        try:
+            self.check_status(response)
+        except ProviderError:
+            response.close()    # a streamed answer would keep its connection otherwise
+            raise
         return response
 
     def json(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -129,3 +148,59 @@ class HttpClient:
         except BaseException:
             target.unlink(missing_ok=True)
             raise
+
+    def open_stream(self, method: str, path: str, byte_range: str | None = None,
+                    inspect: Callable[[requests.Response], None] | None = None, **kwargs: Any) -> AudioStream:
+        """Open a file on the server to relay it, the caller's Range header passed on.
+
+        A server that answers a ranged request with the whole file (it ignores
+        Range, or ignores it for POST as werkzeug's file answers do) gets the
+        range applied here, by skipping bytes, so the browser can seek either way
+        (at the cost of reading the file up to the range from the server).
+        `inspect` sees the answer first and may raise (a server that sends an
+        error with HTTP 200).  The read timeout applies between bytes, as for
+        every request.
+        """
+        # identity: the bytes relayed must be the ones Content-Length and Content-Range count
+        headers = {"Accept-Encoding": "identity", **({"Range": byte_range} if byte_range else {})}
+        response = self.request(method, path, headers=headers, stream=True, **kwargs)
+        try:
+            if inspect is not None:
+                inspect(response)
+            length = _number(response.headers.get("Content-Length"))
+            content_type = response.headers.get("Content-Type") or "application/octet-stream"
+            if response.status_code == 206:
+                content_range = response.headers.get("Content-Range")
+                return AudioStream(206, content_type, self._relay(response), response.close, length,
+                                   _range_size(content_range), content_range)
+            if response.status_code != 200:
+                raise ProviderError(f"{self.label} answered {response.status_code} without the audio")
+            span = byte_span(byte_range, length) if length is not None else None
+            if span is None:
+                return AudioStream(200, content_type, self._relay(response), response.close, length, length)
+            start, stop = span
+            return AudioStream(206, content_type, self._relay(response, start, stop - start), response.close,
+                               stop - start, length, f"bytes {start}-{stop - 1}/{length}")
+        except BaseException:
+            response.close()
+            raise
+
+    def _relay(self, response: requests.Response, skip: int = 0, limit: int | None = None) -> Iterator[bytes]:
+        """The answer's bytes in pieces, the first `skip` left out and at most `limit` given."""
+        try:
+            for chunk in response.iter_content(_CHUNK):
+                if skip:
+                    if len(chunk) <= skip:
+                        skip -= len(chunk)
+                        continue
+                    chunk, skip = chunk[skip:], 0
+                if limit is not None:
+                    chunk = chunk[:limit]
+                    limit -= len(chunk)
+                yield chunk
+                if limit == 0:
+                    return
+        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError):
+            raise ProviderError(f"the stream from {self.label} broke off") from None
+        finally:
+            response.close()

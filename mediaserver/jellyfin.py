@@ -35,9 +35,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Iterable
 from urllib.parse import quote, unquote
 
-from mediaserver.base import (Album, AuthFailed, DEFAULT_DOWNLOAD_SECONDS, DEFAULT_MAX_DOWNLOAD_BYTES,
-                              DEFAULT_PAGE, MediaProvider, NotFound, PlayRecord, ProviderError,
-                              RemotePlaylist, Track)
+from mediaserver.base import (Album, AudioStream, AuthFailed, DEFAULT_DOWNLOAD_SECONDS,
+                              DEFAULT_MAX_DOWNLOAD_BYTES, DEFAULT_PAGE, MediaProvider, NotFound, PlayRecord,
+                              ProviderError, RemotePlaylist, Track)
 from mediaserver.http import HttpClient
 
 log = logging.getLogger(__name__)
@@ -305,6 +305,13 @@ class JellyfinProvider(MediaProvider):
             return target
         target.unlink()
         return named
+
+    def stream(self, track_id: str, byte_range: str | None = None) -> AudioStream:
+        """The file as stored (``static``: never transcoded, so its length is known and ranges
+        work), from the audio stream route that needs no download permission; the API key
+        travels in the session's headers, as for every call."""
+        return self.http.open_stream("GET", f"{self.prefix}/Audio/{quote(str(track_id), safe='')}/stream",
+                                     byte_range, params=self._q(Static=True))
 
     # -- playlists ---------------------------------------------------------------
     def _create(self, name: str, first: list[str]) -> str:

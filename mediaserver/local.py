@@ -26,18 +26,26 @@ import tempfile
 import threading
 from collections import Counter
 from pathlib import Path
+from typing import Iterator
 
 import mutagen
 from mutagen.id3 import ID3
 
 from analysis.decode import AUDIO_EXTENSIONS
-from mediaserver.base import (Album, DownloadTooLarge, MediaProvider, NotFound, NotSupported, PlayRecord,
-                              ProviderError, RemotePlaylist, Track, DEFAULT_DOWNLOAD_SECONDS,
-                              DEFAULT_MAX_DOWNLOAD_BYTES, DEFAULT_PAGE)
+from mediaserver.base import (Album, AudioStream, DownloadTooLarge, MediaProvider, NotFound, NotSupported,
+                              PlayRecord, ProviderError, RemotePlaylist, Track, byte_span,
+                              DEFAULT_DOWNLOAD_SECONDS, DEFAULT_MAX_DOWNLOAD_BYTES, DEFAULT_PAGE)
 
 _ID3_FRAMES = {"title": "TIT2", "artist": "TPE1", "album": "TALB", "albumartist": "TPE2",
                "tracknumber": "TRCK", "discnumber": "TPOS", "date": "TDRC"}
 _PLAYLIST_SUFFIXES = (".m3u8", ".m3u")
+# Written out rather than asked of `mimetypes`, whose answers depend on the host's /etc/mime.types.
+_CONTENT_TYPES = {".mp3": "audio/mpeg", ".flac": "audio/flac", ".ogg": "audio/ogg", ".oga": "audio/ogg",
+                  ".opus": "audio/ogg", ".m4a": "audio/mp4", ".mp4": "audio/mp4", ".alac": "audio/mp4",
+                  ".aac": "audio/aac", ".wav": "audio/wav", ".aif": "audio/aiff", ".aiff": "audio/aiff",
+                  ".wma": "audio/x-ms-wma", ".wv": "audio/x-wavpack", ".ape": "audio/x-ape",
+                  ".mpc": "audio/x-musepack", ".webm": "audio/webm", ".mka": "audio/x-matroska"}
+_STREAM_CHUNK = 256 * 1024
 
 
 def encode_id(relative: bytes) -> str:
@@ -87,6 +95,21 @@ def _entries(playlist: Path) -> int | None:
     except OSError:
         return None
     return sum(1 for line in content.splitlines() if line.strip() and not line.startswith(b"#"))
+
+
+def _file_chunks(handle, count: int) -> Iterator[bytes]:
+    """`count` bytes from where `handle` stands, a piece at a time; closes the file when done."""
+    try:
+        while count > 0:
+            chunk = handle.read(min(_STREAM_CHUNK, count))
+            if not chunk:
+                return      # the file shrank while it was read: the answer ends short
+            count -= len(chunk)
+            yield chunk
+    except OSError as error:
+        raise ProviderError(f"reading the file failed: {error.strerror or error}") from None
+    finally:
+        handle.close()
 
 
 def _number(value: str | None) -> int | None:
@@ -238,6 +261,24 @@ class LocalProvider(MediaProvider):
             target.unlink(missing_ok=True)
             raise
         return target
+
+    def stream(self, track_id: str, byte_range: str | None = None) -> AudioStream:
+        source = self.path_of(track_id)     # NotFound for anything outside MUSIC_DIR
+        try:
+            handle = open(source, "rb")
+        except OSError as error:
+            raise ProviderError(f"cannot read {display(source.name)}: {error.strerror or error}") from None
+        try:
+            size = os.fstat(handle.fileno()).st_size
+            span = byte_span(byte_range, size)
+            start, stop = span or (0, size)
+            handle.seek(start)
+        except BaseException:
+            handle.close()
+            raise
+        content_type = _CONTENT_TYPES.get(source.suffix.lower(), "application/octet-stream")
+        return AudioStream(206 if span else 200, content_type, _file_chunks(handle, stop - start), handle.close,
+                           stop - start, size, f"bytes {start}-{stop - 1}/{size}" if span else None)
 
     # -- playlists -----------------------------------------------------------------
     def _playlist_path(self, playlist_id: str) -> Path:

@@ -47,8 +47,8 @@ from pathlib import Path
 from typing import Any
 
 from mediaserver.base import (DEFAULT_DOWNLOAD_SECONDS, DEFAULT_MAX_DOWNLOAD_BYTES, DEFAULT_PAGE, Album,
-                              MediaProvider, NotFound, PlayRecord, ProviderError, RemotePlaylist, Track,
-                              Unreachable)
+                              AudioStream, MediaProvider, NotFound, PlayRecord, ProviderError, RemotePlaylist,
+                              Track, Unreachable)
 from mediaserver.http import HttpClient
 
 NO_PLAYER = ""      # the player id sent with every command: none
@@ -227,15 +227,24 @@ class LyrionProvider(MediaProvider):
             raise NotFound(f"{self.label} does not know track {track_id}")
         return found[0]
 
-    def download(self, track_id: str, dest_dir: Path, max_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
-                 timeout: float = DEFAULT_DOWNLOAD_SECONDS) -> Path:
+    def _numeric(self, track_id: str) -> str:
         track_id = str(track_id)
         if not track_id.isdigit():
-            raise NotFound(f"{self.label} track ids are numbers, not {track_id!r}")
+            raise NotFound(f"{self.label} track ids are numbers, not {track_id[:40]!r}")
+        return track_id
+
+    def download(self, track_id: str, dest_dir: Path, max_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
+                 timeout: float = DEFAULT_DOWNLOAD_SECONDS) -> Path:
+        track_id = self._numeric(track_id)
         content_type = self._types.get(track_id) or self._track(track_id, "o").get("type")
         suffix = suffix_for_type(content_type)
         return self.http.download(f"/music/{track_id}/download", Path(dest_dir),
                                   suffix=f".{suffix}" if suffix else "", max_bytes=max_bytes, timeout=timeout)
+
+    def stream(self, track_id: str, byte_range: str | None = None) -> AudioStream:
+        """The original file from ``/music/<id>/download``, the Range passed on (a server that
+        sends the whole file anyway gets the range cut here, see HttpClient.open_stream)."""
+        return self.http.open_stream("GET", f"/music/{self._numeric(track_id)}/download", byte_range)
 
     # -- saved playlists ---------------------------------------------------------
     def _urls(self, track_ids: list[str]) -> list[str]:

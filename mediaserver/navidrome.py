@@ -38,14 +38,14 @@ import threading
 import xml.etree.ElementTree as ElementTree
 from email.message import Message
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, TypeVar
 from urllib.parse import quote
 
 import requests
 
 from mediaserver.base import (DEFAULT_DOWNLOAD_SECONDS, DEFAULT_MAX_DOWNLOAD_BYTES, DEFAULT_PAGE, Album,
-                              AuthFailed, MediaProvider, NotFound, NotSupported, PlayRecord, ProviderError,
-                              RemotePlaylist, Track)
+                              AudioStream, AuthFailed, MediaProvider, NotFound, NotSupported, PlayRecord,
+                              ProviderError, RemotePlaylist, Track)
 from mediaserver.http import HttpClient
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,7 @@ _CONTENT_TYPES = {
     "audio/x-dsf": "dsf", "audio/webm": "webm",
 }
 _SUFFIX_RE = re.compile(r"^[a-z0-9]{1,8}$")
+Fetched = TypeVar("Fetched")    # what one way of fetching the original file gives: a Path, an AudioStream
 
 
 def _int(value: Any) -> int | None:
@@ -325,14 +326,48 @@ class NavidromeProvider(MediaProvider):
                 raise
             except ProviderError:
                 suffix = None        # no getSong: rely on the answer's headers
+        return self._original(lambda method, extra: self._fetch(method, track_id, dest_dir, suffix, max_bytes,
+                                                                timeout, extra))
+
+    def _original(self, fetch: Callable[[str, list[tuple[str, str]]], Fetched]) -> Fetched:
+        """``fetch("download", [])``, or ``fetch("stream", [("format", "raw")])`` when the user may
+        not download (error 50) or the server lacks the endpoint (HTTP 404): the original file."""
         try:
-            return self._fetch("download", track_id, dest_dir, suffix, max_bytes, timeout, [])
+            return fetch("download", [])
         except _Refused:
             log.info("%s refused download of a track; using stream format=raw", self.label)
         try:
-            return self._fetch("stream", track_id, dest_dir, suffix, max_bytes, timeout, [("format", "raw")])
+            return fetch("stream", [("format", "raw")])
         except _Refused as refused:
             raise refused.error from None
+
+    def stream(self, track_id: str, byte_range: str | None = None) -> AudioStream:
+        """The original file, as `download` fetches it (``download``, else ``stream`` with
+        ``format=raw``), so its length is known and the browser can seek; the credentials
+        go in the POST body, as for every call.  (``download`` first: on supysonic only
+        ``stream`` counts as a play, and a preview is not one.)"""
+        track_id = str(track_id)
+        return self._original(lambda method, extra: self._open(method, track_id, byte_range, extra))
+
+    def _open(self, method: str, track_id: str, byte_range: str | None,
+              extra: list[tuple[str, str]]) -> AudioStream:
+        params = list(self._auth_params().items()) + [("id", track_id)] + extra
+        body = {"params": params} if self._use_get else {"data": params}
+
+        def refuse_errors(response: requests.Response) -> None:
+            content_type = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+            if "json" in content_type or "xml" in content_type or content_type.startswith("text/"):
+                error = self._parse_error(response.raw.read(_SNIFF_BYTES, decode_content=True))
+                failure = (self._error(method, error) if error is not None else
+                           ProviderError(f"{self.label} sent {content_type} instead of an audio file"))
+                raise _Refused(failure) if isinstance(failure, _Forbidden) else failure
+        try:
+            return self.http.open_stream("GET" if self._use_get else "POST", f"/rest/{method}.view", byte_range,
+                                         inspect=refuse_errors, **body)
+        except NotFound as error:
+            if getattr(self._last, "status", None) == 404:   # HTTP 404: this server has no such endpoint
+                raise _Refused(error) from None
+            raise
 
     def _fetch(self, method: str, track_id: str, dest_dir: Path, suffix: str | None, max_bytes: int,
                timeout: float, extra: list[tuple[str, str]]) -> Path:

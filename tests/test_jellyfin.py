@@ -67,7 +67,7 @@ from pydantic import BaseModel, TypeAdapter         # noqa: E402
 from werkzeug.serving import make_server            # noqa: E402
 
 from mediaserver.base import (Album, AuthFailed, DownloadTooLarge, NotFound, PlayRecord, ProviderError,  # noqa: E402
-                              RemotePlaylist, Unreachable)
+                              RangeNotSatisfiable, RemotePlaylist, Unreachable)
 from mediaserver.http import HttpClient             # noqa: E402
 from mediaserver.jellyfin import EmbyProvider, JellyfinProvider, parse_time  # noqa: E402
 
@@ -673,6 +673,18 @@ class FakeServer:
                                 mimetype=MIME[item["audio"]])
             return Response(data, headers=headers, mimetype=MIME[item["audio"]])
 
+        @app.get(p + "/Audio/<item_id>/stream")
+        def audio_stream(item_id):
+            item = fake.items.get(item_id)
+            if item is None or not item.get("audio"):
+                return Response(status=404)
+            if fake.arg("Static") != "true":
+                fake.violations.append("audio stream without static=true: the server would transcode")
+            data = AUDIO[item["audio"]]
+            # Both servers serve a static file with ASP.NET's range processing: 206 for a Range.
+            return Response(data, mimetype=MIME[item["audio"]]).make_conditional(
+                request, accept_ranges=True, complete_length=len(data))
+
         def add_entries(playlist_id: str, ids: list[str]) -> int:
             unknown = [i for i in ids if i not in fake.items]
             if unknown:
@@ -749,7 +761,8 @@ class FakeServer:
         status = str(response.status_code)
         is_json = response.mimetype == "application/json"
         if self.flavour == "jellyfin":
-            declared = op.responses.get(status)
+            # Range processing answers 206 where the document declares the file's 200.
+            declared = op.responses.get("200" if status == "206" else status)
             if declared is None:
                 return [f"{op.name} answered {status}, not a status the API declares"]
             if declared == "None":
@@ -882,6 +895,57 @@ def test_download_suffix_from_content_disposition(fake, tmp_path):
     assert soundfile.read(str(flac))[0].shape[0] == 400
     assert wav.read_bytes() == AUDIO["wav"]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([flac.name, wav.name])
+
+
+def _read(audio) -> bytes:
+    try:
+        return b"".join(audio.chunks)
+    finally:
+        audio.close()
+
+
+def test_stream_static_file_with_ranges_key_in_header(fake):
+    provider = provider_for(fake)
+    content = AUDIO["flac"]
+    whole = provider.stream(fake.dawn["Id"])
+    assert (whole.status, whole.content_type, whole.size) == (200, "audio/flac", len(content))
+    assert _read(whole) == content
+    part = provider.stream(fake.dawn["Id"], "bytes=8-15")
+    assert (part.status, part.content_range, part.length) == (206, f"bytes 8-15/{len(content)}", 8)
+    assert _read(part) == content[8:16]
+    with pytest.raises(RangeNotSatisfiable) as caught:
+        provider.stream(fake.dawn["Id"], f"bytes={len(content)}-")
+    assert caught.value.size == len(content) and TOKEN not in str(caught.value)
+    with pytest.raises(NotFound):
+        provider.stream(fake.tiny["Id"])     # no audio on the fake's server
+    streams = [r for r in fake.requests if r[1].endswith("/stream")]
+    # The fake answers 401 without the key in X-Emby-Token, and records any URL that carries it.
+    assert len(streams) == 4 and all(TOKEN not in str(r) for r in streams)
+    assert streams[0][2] == {("static" if fake.flavour == "jellyfin" else "Static"): ["true"]}
+
+
+def test_stream_api_keeps_the_key_server_side(fake, env, monkeypatch, caplog):
+    """What the browser sees of GET /api/stream/<id>: Sonarium's own URL, audio, and no API key anywhere."""
+    caplog.set_level("DEBUG")      # every log line, the requests library's included
+    from app import create_app
+    from db.models import Track
+    from db.session import session_scope
+    from tests.support import signed_in
+    prefix = fake.flavour.upper()
+    with session_scope() as session:
+        session.add(Track(provider=fake.flavour, item_id=fake.wave["Id"], title="Wave"))
+    for name, value in (("MEDIASERVER_TYPE", fake.flavour), (f"{prefix}_URL", fake.url),
+                        (f"{prefix}_USER_ID", fake.user_id), (f"{prefix}_TOKEN", TOKEN)):
+        monkeypatch.setenv(name, value)
+    client = signed_in(create_app({"TESTING": True}).test_client(), role="listener")
+    answer = client.get(f"/api/stream/{fake.wave['Id']}", headers={"Range": "bytes=0-43"})
+    assert answer.status_code == 206 and answer.data == AUDIO["wav"][:44]
+    assert answer.headers["Content-Type"] == "audio/wav"
+    assert TOKEN not in str(answer.headers) and TOKEN.encode() not in answer.data
+    fake.fail_status = 500
+    failed = client.get(f"/api/stream/{fake.wave['Id']}")
+    assert failed.status_code == 502 and TOKEN not in failed.get_data(as_text=True)
+    assert TOKEN not in caplog.text
 
 
 def test_playlist_longer_than_one_batch_keeps_order(fake):

@@ -34,7 +34,7 @@ from werkzeug.serving import make_server
 from config import load_settings
 from mediaserver import lyrion as lyrion_module
 from mediaserver.base import (AuthFailed, DownloadTooLarge, NotFound, PlayRecord, ProviderError,
-                              Unreachable)
+                              RangeNotSatisfiable, Unreachable)
 from mediaserver.http import HttpClient
 from mediaserver.lyrion import LyrionProvider
 
@@ -519,6 +519,38 @@ def test_download_of_an_unknown_track(provider, tmp_path):
     with pytest.raises(NotFound):
         provider.download("4242", tmp_path)
     assert files_in(tmp_path) == []
+
+
+def _read(audio) -> bytes:
+    try:
+        return b"".join(audio.chunks)
+    finally:
+        audio.close()
+
+
+def test_stream_for_preview(provider, fake):
+    """The fake sends the whole file whatever the Range (as a server that ignores it would):
+    the provider cuts the asked range itself, so the browser can seek all the same."""
+    content = fake.tracks[101]["data"]
+    size = len(content)
+    whole = provider.stream("101")
+    assert (whole.status, whole.size, whole.content_range) == (200, size, None) and _read(whole) == content
+    part = provider.stream("101", "bytes=10-19")
+    assert (part.status, part.length, part.content_range) == (206, 10, f"bytes 10-19/{size}")
+    assert _read(part) == content[10:20]
+    with pytest.raises(RangeNotSatisfiable):
+        provider.stream("101", f"bytes={size + 5}-")
+    fake.download_mode = "chunked"                 # no length: the range cannot be cut, the whole file it is
+    unsized = provider.stream("101", "bytes=10-19")
+    assert (unsized.status, unsized.size) == (200, None) and _read(unsized) == content
+    with pytest.raises(NotFound):
+        provider.stream("4242")
+    with pytest.raises(NotFound):
+        provider.stream("../jsonrpc.js")
+    fake.download_mode = "truncated"               # announces more than it sends
+    broken = provider.stream("101")
+    with pytest.raises(ProviderError, match="the stream from Lyrion broke off"):
+        _read(broken)
 
 
 def test_create_playlist_keeps_the_order_and_uses_no_player(provider, fake):

@@ -27,7 +27,7 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from mediaserver.base import (AuthFailed, DownloadTooLarge, NotFound, NotSupported, ProviderError,
-                              Unreachable)
+                              RangeNotSatisfiable, Unreachable)
 from mediaserver.http import HttpClient
 from mediaserver.navidrome import NavidromeProvider
 from tests.support import signed_in
@@ -204,6 +204,56 @@ def test_download_original_bytes(provider, supysonic, tmp_path):
     _raises(NotFound, provider.download, "00000000-0000-0000-0000-000000000000", empty)
     _raises(DownloadTooLarge, provider.download, by_title["Dawn One"].id, empty, max_bytes=100)
     assert list(empty.iterdir()) == []
+
+
+def _read(audio) -> bytes:
+    try:
+        return b"".join(audio.chunks)
+    finally:
+        audio.close()
+
+
+def test_stream_for_preview_whole_and_ranged(provider, supysonic):
+    """supysonic ignores Range on a POST (werkzeug's file answers honour it for GET only): the
+    provider cuts the range itself; with GET, supysonic answers 206 itself. Same bytes either way."""
+    track_id = _track_by_title(provider)["Ember Two"].id
+    content = (supysonic[1] / "ember/02.ogg").read_bytes()
+    size = len(content)
+    whole = provider.stream(track_id)
+    assert (whole.status, whole.length, whole.size, whole.content_range) == (200, size, size, None)
+    assert whole.content_type.startswith("audio/ogg") and _read(whole) == content
+    for use_get in (False, True):
+        provider._use_get = use_get
+        part = provider.stream(track_id, "bytes=100-1099")
+        assert (part.status, part.length, part.content_range) == (206, 1000, f"bytes 100-1099/{size}"), use_get
+        assert _read(part) == content[100:1100]
+        tail = provider.stream(track_id, "bytes=-10")
+        assert tail.content_range == f"bytes {size - 10}-{size - 1}/{size}" and _read(tail) == content[-10:]
+        assert _raises(RangeNotSatisfiable, provider.stream, track_id, f"bytes={size}-").size == size
+    _raises(NotFound, provider.stream, "00000000-0000-0000-0000-000000000000")
+
+
+def test_stream_api_relays_from_subsonic(supysonic, provider, env, monkeypatch, caplog):
+    """GET /api/stream/<id> with Navidrome settings: the password never reaches the browser's side."""
+    caplog.set_level("DEBUG")      # every log line, the requests library's included
+    from app import create_app
+    from db.models import Track
+    from db.session import session_scope
+    track = _track_by_title(provider)["Dawn Two"]
+    with session_scope() as session:
+        session.add(Track(provider="navidrome", item_id=track.id, title=track.title, artist=track.artist))
+    for name, value in (("MEDIASERVER_TYPE", "navidrome"), ("NAVIDROME_URL", supysonic[0]), ("NAVIDROME_USER", USER),
+                        ("NAVIDROME_PASSWORD", PASSWORD), ("NAVIDROME_AUTH", "password")):
+        monkeypatch.setenv(name, value)
+    client = signed_in(create_app({"TESTING": True}).test_client(), role="listener")
+    content = (supysonic[1] / "dawn/d1t2.flac").read_bytes()
+    answer = client.get(f"/api/stream/{track.id}", headers={"Range": "bytes=4-"})
+    assert answer.status_code == 206 and answer.data == content[4:]
+    assert answer.headers["Content-Range"] == f"bytes 4-{len(content) - 1}/{len(content)}"
+    assert answer.headers["Content-Type"].startswith("audio/flac") and answer.headers["Accept-Ranges"] == "bytes"
+    assert PASSWORD not in str(answer.headers)
+    assert client.get("/api/stream/not-in-the-library").status_code == 404
+    assert PASSWORD not in caplog.text
 
 
 def test_playlists_create_replace_delete(provider):
@@ -498,6 +548,23 @@ def test_download_suffix_from_headers_and_stream_fallback(fake, fake_provider, t
     fake.routes["stream"] = lambda r: _failed(50, "User is not authorized for the given operation.")
     assert "403" in str(_raises(AuthFailed, fake_provider.download, "t1", tmp_path))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_stream_errors_sent_as_audio_and_the_raw_stream_fallback(fake, fake_provider):
+    fake.routes["download"] = lambda r: _failed(70, "Song not found")
+    _raises(NotFound, fake_provider.stream, "t1")
+    fake.routes["download"] = lambda r: _failed(0, "file missing", xml=True)
+    assert "file missing" in str(_raises(ProviderError, fake_provider.stream, "t1"))
+    fake.routes["download"] = lambda r: Response("<html>login</html>", content_type="text/html")
+    assert "instead of an audio file" in str(_raises(ProviderError, fake_provider.stream, "t1"))
+    # the user may not download (error 50): stream format=raw, the original bytes
+    fake.routes["download"] = lambda r: _failed(50, "User is not authorized for the given operation.")
+    fake.routes["stream"] = _audio(content_type="audio/mpeg")
+    audio = fake_provider.stream("t1", "bytes=0-9")
+    assert (audio.status, audio.content_range, audio.content_type) == (206, f"bytes 0-9/{len(AUDIO)}", "audio/mpeg")
+    assert _read(audio) == AUDIO[:10]
+    method, called, values = fake.calls[-1]
+    assert (method, called, values["format"]) == ("POST", "stream", ["raw"])   # credentials in the body
 
 
 def test_navidrome_style_playlist_and_history(fake, fake_provider):

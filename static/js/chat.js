@@ -72,6 +72,7 @@
       const songs = answer.appendChild(el("ol", "chat-songs"));
       tracks.forEach((track) => {
         const li = el("li");
+        li.appendChild(sonarium.playButton(track));
         li.appendChild(el("span", "chat-song", [track.title || "(untitled)", track.artist].filter(Boolean).join(" — ")));
         if (track.why && track.why.text) li.appendChild(el("small", "why muted", track.why.text));
         li.dataset.itemId = track.item_id;

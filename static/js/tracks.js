@@ -133,8 +133,80 @@
     return `ordered so each song flows into the next${shapes[order.shape] || ""}${repeats}`;
   };
 
+  // Listening before pushing: one player for the page, so one song plays at a time. It asks only
+  // Sonarium (/api/stream/...), which fetches the audio from the media server: no media-server
+  // address or credential is ever in the page.
+  const preview = { audio: null, button: null };
+
+  function previewLabel(button, playing) {
+    button.setAttribute("aria-label", `${playing ? "Pause" : "Play"} ${button.dataset.song}`);
+    button.title = playing ? "Pause" : "Listen (streamed through Sonarium)";
+    sonarium.text(button, playing ? "❚❚" : "▶");
+  }
+
+  // Why a song did not play, from the stream's own JSON error; a media server without previews
+  // (or not configured) turns every play button off with that reason. Only a broken connection
+  // to a stream that answers again leaves the button on, to try again.
+  async function explainFailure(button, code) {
+    let reason = {
+      [MediaError.MEDIA_ERR_NETWORK]: "the connection broke off",
+      [MediaError.MEDIA_ERR_DECODE]: "the file could not be decoded",
+    }[code] || "your browser cannot play this file's format";
+    let again = code === MediaError.MEDIA_ERR_NETWORK;
+    preview.button = null;   // the next press loads the song afresh
+    try {
+      await sonarium.api(button.dataset.src, { headers: { "Accept": "application/json", "Range": "bytes=0-0" } });
+    } catch (err) {
+      reason = err.message;
+      again = false;
+      if (err.status === 409) {
+        document.querySelectorAll("button.play").forEach((each) => {
+          each.disabled = true;
+          each.title = `No preview: ${reason}`;
+        });
+      }
+    }
+    button.disabled = !again;
+    button.title = `Cannot play: ${reason}`;
+    button.setAttribute("aria-label", `Cannot play ${button.dataset.song}: ${reason}`);
+  }
+
+  function previewPlayer() {
+    if (preview.audio) return preview.audio;
+    const audio = el("audio", "preview-player");
+    audio.preload = "none";
+    // After a failure no button is the player's (preview.button is null) until one is pressed.
+    audio.addEventListener("playing", () => preview.button && previewLabel(preview.button, true));
+    audio.addEventListener("pause", () => preview.button && previewLabel(preview.button, false));
+    audio.addEventListener("error", () => preview.button && explainFailure(preview.button, audio.error.code));
+    document.body.appendChild(audio);
+    preview.audio = audio;
+    return audio;
+  }
+
+  sonarium.playButton = (track) => {
+    const button = el("button", "play");
+    button.type = "button";
+    button.dataset.song = describe(track);
+    button.dataset.src = `/api/stream/${encodeURIComponent(track.item_id)}`;
+    previewLabel(button, false);
+    button.addEventListener("click", () => {
+      const audio = previewPlayer();
+      if (preview.button === button) {
+        if (audio.paused) audio.play().catch(() => {}); else audio.pause();   // failures reach "error"
+        return;
+      }
+      if (preview.button) { audio.pause(); previewLabel(preview.button, false); }
+      preview.button = button;
+      audio.src = button.dataset.src;
+      audio.play().catch(() => {});
+    });
+    return button;
+  };
+
   // A table of tracks: #, title, artist, album, length, then the page's own columns
   // ([{label, value: (track) => text}]), then "Why" when the tracks say why they are there.
+  // Each row's first cell starts with its play button.
   sonarium.trackTable = (container, tracks, extraColumns = []) => {
     if (!tracks.length) {
       container.replaceChildren(el("p", "muted", "No tracks."));
@@ -158,6 +230,7 @@
       const row = el("tr");
       row.dataset.itemId = track.item_id;
       columns.forEach((column) => row.appendChild(el("td", null, column.value(track, n))));
+      row.firstChild.prepend(sonarium.playButton(track));
       body.appendChild(row);
     });
     container.replaceChildren(table);
