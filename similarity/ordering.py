@@ -36,13 +36,15 @@ Search: a greedy walk from the first song (fixed when given, such as a seed;
 otherwise the calmest for a rising or arc shape, else the song with the
 cheapest greedy walk among up to GREEDY_STARTS), then local search by moving
 single songs and swapping pairs, each candidate order scored exactly and in
-batches with numpy, until no move improves or BUDGET_SECONDS pass.  Fixed ends
+batches with numpy, until no move improves or SEARCH_WORK is spent (counted in
+song places scored, not in seconds, so the same songs always get the same
+order, however busy the machine: a pushed playlist does not change by
+itself).  Fixed ends
 (a path's start and end songs) never move.
 """
 from __future__ import annotations
 
 import dataclasses
-import time
 from typing import Literal, Sequence
 
 import numpy as np
@@ -73,7 +75,7 @@ SHAPE_WEIGHT = 0.5
 RANK_WEIGHT = 3.0
 ARC_PEAK = 0.65            # share of the list where the arc's peak falls
 GREEDY_STARTS = 12
-BUDGET_SECONDS = 0.3
+SEARCH_WORK = 20_000_000   # song places scored by the local search, at most (about 0.3 s here)
 
 # Camelot numbers of the major keys (the B ring); a minor key is its relative major's number (A ring).
 _MAJOR_NUMBER = {"B": 1, "F#": 2, "C#": 3, "G#": 4, "D#": 5, "A#": 6, "F": 7, "C": 8, "G": 9, "D": 10, "A": 11,
@@ -273,7 +275,7 @@ def _greedy(objective: _Objective, n: int, first: int, last: int | None) -> list
 
 
 def _improve(objective: _Objective, order: list[int], fixed_first: bool, fixed_last: bool,
-             deadline: float) -> list[int]:
+             work: int) -> list[int]:
     """Local search: move one song elsewhere, or swap two, while the objective falls and time is left."""
     current = np.array(order)
     n = len(current)
@@ -283,7 +285,7 @@ def _improve(objective: _Objective, order: list[int], fixed_first: bool, fixed_l
         return current.tolist()
     best = float(objective(current[None, :])[0])
     improved = True
-    while improved and time.monotonic() < deadline:
+    while improved and work > 0:
         improved = False
         for i in range(low, high):
             # every move of the song at place i to place j, and every swap of places i and j
@@ -303,14 +305,15 @@ def _improve(objective: _Objective, order: list[int], fixed_first: bool, fixed_l
                 best = float(scores[pick])
                 current = candidates[pick].copy()
                 improved = True
-            if time.monotonic() >= deadline:
+            work -= candidates.size
+            if work <= 0:
                 break
     return current.tolist()
 
 
 def order(songs: Songs, *, first: int | None = None, last: int | None = None, shape: Shape = "steady",
           artist_gap: int = ARTIST_GAP, album_gap: int = ALBUM_GAP, relevance: np.ndarray | None = None,
-          budget_seconds: float = BUDGET_SECONDS) -> Ordering:
+          search_work: int = SEARCH_WORK) -> Ordering:
     """The order in which `songs` flow best.
 
     Parameters
@@ -322,7 +325,7 @@ def order(songs: Songs, *, first: int | None = None, last: int | None = None, sh
     artist_gap, album_gap : places within which one artist (album) should not return; 1 turns it off
     relevance : (n,) how far each song is from what was asked for (lower is better, any unit; NaN:
         the worst), or None: the order keeps songs of unlike relevance apart, best first
-    budget_seconds : wall-clock time for the local search (the greedy walk always completes)
+    search_work : song places the local search may score (the greedy walk always completes)
 
     Returns
     -------
@@ -335,7 +338,6 @@ def order(songs: Songs, *, first: int | None = None, last: int | None = None, sh
     if n == 0:
         return Ordering([], np.zeros(0), {k: np.zeros(0) for k in parts}, 0, 0)
     objective = _Objective(songs, costs, shape, artist_gap, album_gap, relevance)
-    deadline = time.monotonic() + budget_seconds
     if first is not None:
         starts = [first]
     elif objective.targets is not None and not np.isnan(songs.energy).all():
@@ -346,7 +348,7 @@ def order(songs: Songs, *, first: int | None = None, last: int | None = None, sh
     scores = objective(np.array(walks))
     walk = walks[int(np.argmin(scores))]
     if n > 2:
-        walk = _improve(objective, walk, first is not None, last is not None, deadline)
+        walk = _improve(objective, walk, first is not None, last is not None, search_work)
     chosen = np.array(walk)
     seam_parts_in_order = {name: part[chosen[:-1], chosen[1:]] for name, part in parts.items()}
     artist_repeats = int(objective.repeats(chosen[None, :], objective.artist, artist_gap)[0])

@@ -60,8 +60,9 @@ def test_a_run_finds_the_groups_and_a_second_run_keeps_names_and_server_playlist
     second = results.current_set()
     assert again.details["result"]["kept"] == len(second) == len(first)
     assert again.details["result"]["retired"] == []
-    assert [p.name for p in second] == [p.name for p in first]
-    assert [p.track_ids for p in second] == [p.track_ids for p in first]
+    # the same playlists, named the same, their songs in the same playing order (their own order in the
+    # set may differ: a tie between configurations can number the same clusters differently)
+    assert {p.name: p.track_ids for p in second} == {p.name: p.track_ids for p in first}
     assert sorted(results.remote_copies([p.id for p in second], "local").values()) == sorted(pushes.values())
     assert {f.name: f.read_text() for f in Path(playlist_dir).glob("*.m3u8")} == before
     # The same seed made the same search.

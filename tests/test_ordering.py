@@ -120,3 +120,11 @@ def test_the_energy_seam_joins_an_ending_to_a_beginning():
     assert energy[0, 1] == pytest.approx(0.0)                  # 0.1 out, 0.1 in
     assert energy[1, 2] == pytest.approx(0.2 / ordering.ENERGY_TOLERANCE)   # not measured: the whole songs
     assert energy[0, 2] == pytest.approx(0.2 / ordering.ENERGY_TOLERANCE)   # 0.1 out, 0.3 (whole) in
+
+
+def test_the_same_songs_always_get_the_same_order():
+    """The search is bounded by work, not time: a busy machine never changes a playlist's order."""
+    songs = _songs(120, seed=9, energy=np.random.default_rng(9).uniform(0, 1, 120),
+                   artists=[f"artist {i % 30}" for i in range(120)])
+    assert order(songs, first=0).order == order(songs, first=0).order
+    assert order(songs, shape="arc").order == order(songs, shape="arc").order
