@@ -78,36 +78,11 @@ def analysis_threads() -> int:
     return max(1, int(os.environ.get("ANALYSIS_THREADS", "1") or 1))
 
 
-# ANALYSIS_GRAPH_OPTIMIZATION values.  "basic" ran 15-17% faster per patch than "all" (onnxruntime's
-# default) on the 2-core EPYC, outputs within 3e-5 (docs/PERFORMANCE.md, issue 16); the default stays
-# "all" until a whole-pipeline run confirms it.
-GRAPH_OPTIMIZATION_LEVELS = {
-    "basic": onnxruntime.GraphOptimizationLevel.ORT_ENABLE_BASIC,
-    "extended": onnxruntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
-    "all": onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL,
-}
-
-
-def graph_optimization_level() -> onnxruntime.GraphOptimizationLevel:
-    """ANALYSIS_GRAPH_OPTIMIZATION ("basic", "extended" or "all"), else "all".
-
-    Raises
-    ------
-    ValueError
-        For any other value (a typo must not silently run the default).
-    """
-    name = (os.environ.get("ANALYSIS_GRAPH_OPTIMIZATION") or "all").strip().lower()
-    if name not in GRAPH_OPTIMIZATION_LEVELS:
-        raise ValueError(f"ANALYSIS_GRAPH_OPTIMIZATION={name!r}: expected one of {', '.join(GRAPH_OPTIMIZATION_LEVELS)}")
-    return GRAPH_OPTIMIZATION_LEVELS[name]
-
-
 def session_options() -> onnxruntime.SessionOptions:
     """The settings every inference session runs with: ANALYSIS_THREADS intra-op threads, one
-    inter-op thread, no memory arena (nothing held between calls), warnings silenced, the graph
-    optimisation level of ANALYSIS_GRAPH_OPTIMIZATION, sequential execution."""
+    inter-op thread, no memory arena (nothing held between calls), warnings silenced; the graph
+    optimisation level and execution mode are onnxruntime's defaults (ORT_ENABLE_ALL, sequential)."""
     options = onnxruntime.SessionOptions()
-    options.graph_optimization_level = graph_optimization_level()
     options.intra_op_num_threads = analysis_threads()
     options.inter_op_num_threads = 1
     options.enable_cpu_mem_arena = False

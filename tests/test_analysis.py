@@ -192,7 +192,6 @@ def test_session_options_are_one_thread_per_worker_without_an_arena(monkeypatch)
     import onnxruntime
     from analysis import musicnn
     monkeypatch.setenv("ANALYSIS_THREADS", "2")
-    monkeypatch.delenv("ANALYSIS_GRAPH_OPTIMIZATION", raising=False)
     options = musicnn.session_options()
     assert (options.intra_op_num_threads, options.inter_op_num_threads) == (2, 1)
     assert not options.enable_cpu_mem_arena
@@ -200,30 +199,3 @@ def test_session_options_are_one_thread_per_worker_without_an_arena(monkeypatch)
     assert options.execution_mode == onnxruntime.ExecutionMode.ORT_SEQUENTIAL
     monkeypatch.delenv("ANALYSIS_THREADS")
     assert musicnn.session_options().intra_op_num_threads == 1
-
-
-def test_graph_optimization_level_is_a_setting_and_typos_fail(monkeypatch):
-    import onnxruntime
-    from analysis import musicnn
-    monkeypatch.setenv("ANALYSIS_GRAPH_OPTIMIZATION", "Basic")
-    assert musicnn.session_options().graph_optimization_level == onnxruntime.GraphOptimizationLevel.ORT_ENABLE_BASIC
-    monkeypatch.setenv("ANALYSIS_GRAPH_OPTIMIZATION", "fastest")
-    with pytest.raises(ValueError, match="basic, extended, all"):
-        musicnn.session_options()
-
-
-def test_basic_graph_optimization_gives_the_same_outputs(monkeypatch):
-    import onnxruntime
-    from analysis import musicnn
-    from analysis.labels import INPUT_NAME, MODEL_FILES, MODELS_DIR, OUTPUT_NAMES
-    mel = musicnn.patches(musicnn.log_mel(music(seconds=7.0, rate=16000).astype(np.float32)))
-    results = {}
-    for level in ("all", "basic"):
-        monkeypatch.setenv("ANALYSIS_GRAPH_OPTIMIZATION", level)
-        session = onnxruntime.InferenceSession(str(MODELS_DIR / MODEL_FILES["msd"]),
-                                               sess_options=musicnn.session_options(),
-                                               providers=["CPUExecutionProvider"])
-        results[level] = session.run(list(OUTPUT_NAMES), {INPUT_NAME: mel})
-    for basic, default in zip(results["basic"], results["all"]):
-        np.testing.assert_allclose(basic, default, atol=1e-4)
-
