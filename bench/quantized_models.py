@@ -2,7 +2,7 @@
 
     PYTHONPATH=ONNX_DIR python bench/quantized_models.py CORPUS [--cache DIR] [--out DIR]
         [--calibration-every 5] [--variants dynamic-matmul ...] [--limit N]
-        [--settings-patches 150]
+        [--settings-patches 150] [--block 10]
 
 onnxruntime.quantization needs the `onnx` package, which only the build-time
 requirements have (requirements-build.txt); `pip install --target ONNX_DIR
@@ -29,9 +29,12 @@ track's pooled vector with the float one (mean and lowest); leave-one-out
 P@10 of the pooled vectors among the evaluation tracks (bench/quality.py's
 `scores`), float and int8 on the same tracks; and the time per patch.
 
-Timing: every patch runs through every variant in turn, the order rotated
-from patch to patch, one thread, batch 1 (as the workers run), so a busy
-machine slows all variants alike; report ratios to float, not absolute times.
+Timing: every block of --block consecutive patches (10: one fast-depth
+track) runs through every variant in turn, the order rotated from block to
+block, one thread, one patch per call (as the workers run), so a busy machine
+slows all variants alike; report ratios to float, not absolute times.  Blocks
+of 1 (every patch through every session in turn) favoured the BASIC graph
+level by 15-20%, blocks of 10 reversed it: keep the block a track's worth.
 Then the float model under other session settings (graph optimisation level,
 intra-op threads, execution mode) is timed the same way against today's
 settings (`analysis.musicnn.session_options`).
@@ -106,9 +109,10 @@ def open_session(path: Path, adjust: Callable[[onnxruntime.SessionOptions], None
     return onnxruntime.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
 
 
-def run_interleaved(sessions: dict[str, onnxruntime.InferenceSession], patches: np.ndarray
+def run_interleaved(sessions: dict[str, onnxruntime.InferenceSession], patches: np.ndarray, block: int
                     ) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, np.ndarray]]:
-    """Every patch through every session in turn (order rotated per patch), batch 1.
+    """Every block of `block` consecutive patches through every session in turn (order rotated per
+    block), one patch per call, as a worker runs a track's patches.
 
     Returns
     -------
@@ -118,14 +122,16 @@ def run_interleaved(sessions: dict[str, onnxruntime.InferenceSession], patches: 
     names = list(sessions)
     outputs = {n: {o: [] for o in OUTPUT_NAMES} for n in names}
     seconds = {n: [] for n in names}
-    for index, patch in enumerate(patches.astype(np.float32)):
+    patches = patches.astype(np.float32)
+    for index, start in enumerate(range(0, len(patches), block)):
         shift = index % len(names)
         for name in names[shift:] + names[:shift]:
-            started = time.perf_counter()
-            values = sessions[name].run(list(OUTPUT_NAMES), {INPUT_NAME: patch[None]})
-            seconds[name].append(time.perf_counter() - started)
-            for output, value in zip(OUTPUT_NAMES, values):
-                outputs[name][output].append(value[0])
+            for patch in patches[start:start + block]:
+                started = time.perf_counter()
+                values = sessions[name].run(list(OUTPUT_NAMES), {INPUT_NAME: patch[None]})
+                seconds[name].append(time.perf_counter() - started)
+                for output, value in zip(OUTPUT_NAMES, values):
+                    outputs[name][output].append(value[0])
     return ({n: {o: np.stack(v) for o, v in per.items()} for n, per in outputs.items()},
             {n: np.array(v) for n, v in seconds.items()})
 
@@ -135,8 +141,8 @@ def correlation(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def compare_variants(groups: list[str], levers: list[dict[str, np.ndarray]], variants: list[str], every: int,
-                     out: Path) -> None:
-    """Part 1: quantized models against float on the evaluation patches."""
+                     out: Path, block: int) -> None:
+    """Part 1: quantized models against float on the evaluation patches, interleaved in blocks of `block`."""
     calibration_tracks = [i for i in range(len(levers)) if i % every == 0]
     evaluation = [i for i in range(len(levers)) if i % every != 0]
     calibration = np.concatenate([levers[i]["mel"] for i in calibration_tracks])
@@ -150,7 +156,7 @@ def compare_variants(groups: list[str], levers: list[dict[str, np.ndarray]], var
           "| vector r, track mean / lowest |\n|---|---|---|---|---|---|---|")
     for model in MODELS:
         sessions = {v: open_session(quantize(model, v, calibration, out)) for v in variants}
-        outputs, seconds = run_interleaved(sessions, patches)
+        outputs, seconds = run_interleaved(sessions, patches, block)
         layer = dict(features.VECTOR_LAYERS)[model]
         for variant in variants:
             got, ref = outputs[variant], outputs["float"]
@@ -182,19 +188,21 @@ SETTINGS: dict[str, Callable[[onnxruntime.SessionOptions], None] | None] = {
 }
 
 
-def compare_settings(levers: list[dict[str, np.ndarray]], count: int) -> None:
-    """Part 2: the float models under other session settings, interleaved with today's."""
+def compare_settings(levers: list[dict[str, np.ndarray]], count: int, block: int) -> None:
+    """Part 2: the float models under other session settings, interleaved with today's in blocks of
+    `block` patches."""
     patches = np.concatenate([track["mel"] for track in levers])
     patches = patches[np.linspace(0, len(patches) - 1, count).round().astype(int)]
-    print(f"\n| model | session settings | ms per patch (median) | time vs today | ({count} patches) |\n"
-          "|---|---|---|---|---|")
+    print(f"\n| model | session settings | ms per patch (median) | time vs today | largest abs diff of any output "
+          f"| ({count} patches, blocks of {block}) |\n|---|---|---|---|---|---|")
     for model in MODELS:
         sessions = {name: open_session(MODELS_DIR / MODEL_FILES[model], adjust) for name, adjust in SETTINGS.items()}
-        _, seconds = run_interleaved(sessions, patches)
-        today = seconds[next(iter(SETTINGS))]
+        outputs, seconds = run_interleaved(sessions, patches, block)
+        today = next(iter(SETTINGS))
         for name, values in seconds.items():
-            print(f"| {model} | {name} | {np.median(values) * 1000:.1f} | {np.median(values / today):.2f}× | |",
-                  flush=True)
+            drift = max(float(np.abs(outputs[name][o] - outputs[today][o]).max()) for o in OUTPUT_NAMES)
+            print(f"| {model} | {name} | {np.median(values) * 1000:.1f} | {np.median(values / seconds[today]):.2f}× "
+                  f"| {drift:.1e} | |", flush=True)
 
 
 def main() -> None:
@@ -207,6 +215,8 @@ def main() -> None:
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
     parser.add_argument("--limit", type=int, default=0, help="only N tracks spread over the corpus (0: all)")
     parser.add_argument("--settings-patches", type=int, default=150, help="patches timed per setting (0: skip)")
+    parser.add_argument("--block", type=int, default=10, metavar="B",
+                        help="consecutive patches per session before the next one runs (10: a fast-depth track)")
     options = parser.parse_args()
     options.out.mkdir(parents=True, exist_ok=True)
     groups, levers = load_corpus(options.corpus.resolve(), options.cache, features.DEFAULT_DEPTH)
@@ -215,9 +225,9 @@ def main() -> None:
         groups, levers = [groups[i] for i in kept], [levers[i] for i in kept]
     variants = ["float", *[v for v in options.variants if v != "float"]]
     if len(variants) > 1:
-        compare_variants(groups, levers, variants, options.calibration_every, options.out)
+        compare_variants(groups, levers, variants, options.calibration_every, options.out, options.block)
     if options.settings_patches:
-        compare_settings(levers, options.settings_patches)
+        compare_settings(levers, options.settings_patches, options.block)
 
 
 if __name__ == "__main__":
