@@ -20,7 +20,9 @@ analysis/models):
 - static-qdq: static QDQ int8, per-channel weights, int8 activations
   calibrated (MinMax) on the calibration patches;
 - static-qdq-u8s8: the same with uint8 activations (the x86 kernels'
-  preferred pairing).
+  preferred pairing);
+- static-qdq-conv: static-qdq of the convolutions and dense layers only
+  (batch norms, pooling and the rest stay float).
 
 For each model and variant, on the evaluation patches: Pearson correlation
 of the tag probabilities with the float model's and their largest absolute
@@ -58,7 +60,7 @@ from bench.quality import scores  # noqa: E402
 from bench.vector_levers import load_corpus  # noqa: E402
 
 MODELS = ("msd", "mtt")
-VARIANTS = ("float", "dynamic-matmul", "dynamic-all", "static-qdq", "static-qdq-u8s8")
+VARIANTS = ("float", "dynamic-matmul", "dynamic-all", "static-qdq", "static-qdq-u8s8", "static-qdq-conv")
 
 
 class PatchReader:
@@ -90,10 +92,11 @@ def quantize(model: str, variant: str, calibration: np.ndarray, out: Path) -> Pa
         quantize_dynamic(source, target, op_types_to_quantize=["MatMul", "Gemm"], weight_type=QuantType.QInt8)
     elif variant == "dynamic-all":
         quantize_dynamic(source, target, weight_type=QuantType.QInt8)
-    elif variant in ("static-qdq", "static-qdq-u8s8"):
-        activations = QuantType.QInt8 if variant == "static-qdq" else QuantType.QUInt8
+    elif variant.startswith("static-qdq"):
+        activations = QuantType.QUInt8 if variant == "static-qdq-u8s8" else QuantType.QInt8
+        only = {"op_types_to_quantize": ["Conv", "MatMul", "Gemm"]} if variant == "static-qdq-conv" else {}
         quantize_static(source, target, PatchReader(calibration), quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=activations, weight_type=QuantType.QInt8)
+                        activation_type=activations, weight_type=QuantType.QInt8, **only)
     else:
         raise ValueError(variant)
     return target
