@@ -168,8 +168,8 @@ def compare_variants(groups: list[str], levers: list[dict[str, np.ndarray]], var
             pooled[variant].append(np.stack(vectors))
             vector_r = [correlation(v, ref[layer][a:b].mean(0)) for v, a, b in zip(vectors, bounds, bounds[1:])]
             print(f"| {model} | {variant} | {np.median(seconds[variant]) * 1000:.1f} | "
-                  f"{np.median(seconds[variant] / seconds['float']):.2f}× | {correlation(got['tags'], ref['tags']):.4f} "
-                  f"| {np.abs(got['tags'] - ref['tags']).max():.3f} / {np.abs(track_tags).max():.3f} | "
+                  f"{np.median(seconds[variant] / seconds['float']):.2f}× | "
+                  f"{correlation(got['tags'], ref['tags']):.4f} | {np.abs(got['tags'] - ref['tags']).max():.3f} / {np.abs(track_tags).max():.3f} | "
                   f"{np.mean(vector_r):.4f} / {np.min(vector_r):.4f} |", flush=True)
     print(f"\n| variant | P@10 | MAP | 1-NN | ({len(evaluation)} evaluation tracks, {features.VECTOR_MODEL}, "
           "standardized cosine) |\n|---|---|---|---|---|")
