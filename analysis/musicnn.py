@@ -78,18 +78,26 @@ def analysis_threads() -> int:
     return max(1, int(os.environ.get("ANALYSIS_THREADS", "1") or 1))
 
 
+def session_options() -> onnxruntime.SessionOptions:
+    """The settings every inference session runs with: ANALYSIS_THREADS intra-op threads, one
+    inter-op thread, no memory arena (nothing held between calls), warnings silenced; the graph
+    optimisation level and execution mode are onnxruntime's defaults (ORT_ENABLE_ALL, sequential)."""
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = analysis_threads()
+    options.inter_op_num_threads = 1
+    options.enable_cpu_mem_arena = False
+    options.log_severity_level = 3
+    return options
+
+
 def session(model: str) -> onnxruntime.InferenceSession:
     """The process's inference session for `model` ("msd" or "mtt"), created once."""
     key = (os.getpid(), model)
     with _sessions_lock:
         if key not in _sessions:
-            options = onnxruntime.SessionOptions()
-            options.intra_op_num_threads = analysis_threads()
-            options.inter_op_num_threads = 1
-            options.enable_cpu_mem_arena = False
-            options.log_severity_level = 3
             _sessions[key] = onnxruntime.InferenceSession(
-                str(MODELS_DIR / MODEL_FILES[model]), sess_options=options, providers=["CPUExecutionProvider"])
+                str(MODELS_DIR / MODEL_FILES[model]), sess_options=session_options(),
+                providers=["CPUExecutionProvider"])
         return _sessions[key]
 
 

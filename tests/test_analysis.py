@@ -186,3 +186,16 @@ def test_standardization_guards_constant_dimensions():
     out = fitted.apply(vectors)
     assert np.allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-5) and np.isfinite(out).all()
     assert np.allclose(fitted.apply(vectors, normalize=False)[:, 0].std(), 1.0, atol=1e-4)
+
+
+def test_session_options_are_one_thread_per_worker_without_an_arena(monkeypatch):
+    import onnxruntime
+    from analysis import musicnn
+    monkeypatch.setenv("ANALYSIS_THREADS", "2")
+    options = musicnn.session_options()
+    assert (options.intra_op_num_threads, options.inter_op_num_threads) == (2, 1)
+    assert not options.enable_cpu_mem_arena
+    assert options.graph_optimization_level == onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    assert options.execution_mode == onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+    monkeypatch.delenv("ANALYSIS_THREADS")
+    assert musicnn.session_options().intra_op_num_threads == 1
