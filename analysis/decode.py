@@ -73,8 +73,16 @@ def ffmpeg_binary() -> str:
 
 
 def _mono(frames: np.ndarray) -> np.ndarray:
-    mono = frames.mean(axis=1, dtype=np.float32) if frames.ndim == 2 else frames.astype(np.float32)
-    return np.nan_to_num(mono, nan=0.0, posinf=0.0, neginf=0.0)
+    if frames.ndim == 2:
+        # Channel by channel: numpy's mean over the short second axis is ~20 times
+        # slower (8 ms for 6 s of stereo, 40 ms a track at the default depth).
+        mono = frames[:, 0].astype(np.float32)
+        for channel in range(1, frames.shape[1]):
+            mono += frames[:, channel]
+        mono *= np.float32(1.0 / frames.shape[1])
+    else:
+        mono = frames.astype(np.float32)
+    return np.nan_to_num(mono, nan=0.0, posinf=0.0, neginf=0.0, copy=False)
 
 
 def _to_target_rate(mono: np.ndarray, rate: int) -> np.ndarray:

@@ -68,6 +68,7 @@ class TrackAnalysis:
     sample_rate: int                     # Hz, of the file
     channels: int
     decoder: str
+    inference: str                       # runtime and arithmetic of the models (analysis.musicnn.backend)
     patches: int                         # 3-second patches the models saw
     vector: np.ndarray                   # VECTOR_MODEL, raw (standardised later, per library)
     start_vector: np.ndarray
@@ -93,7 +94,7 @@ class TrackAnalysis:
         data: dict[str, Any] = {
             "path": self.path, "analysis_version": self.analysis_version,
             "duration": round(self.duration, 2), "sample_rate": self.sample_rate, "channels": self.channels,
-            "decoder": self.decoder, "patches": self.patches,
+            "decoder": self.decoder, "inference": self.inference, "patches": self.patches,
             "tempo_bpm": None if self.tempo_bpm is None else round(self.tempo_bpm, 1),
             "tempo_confidence": round(self.tempo_confidence, 3),
             "key": self.key, "scale": self.scale, "key_strength": round(self.key_strength, 3),
@@ -149,6 +150,7 @@ def analyze_file(path: str | Path, depth: str = DEFAULT_DEPTH,
         When the file cannot be decoded (the message says why).
     """
     check = checkpoint or (lambda: None)
+    musicnn.limit_threads()
     clock = _Clock()
     spec = DEPTHS[depth]
     duration = probe_duration(Path(path))
@@ -198,7 +200,7 @@ def analyze_file(path: str | Path, depth: str = DEFAULT_DEPTH,
     return TrackAnalysis(
         path=str(path), analysis_version=analysis_version(depth), duration=decoded.duration,
         sample_rate=decoded.sample_rate, channels=decoded.channels, decoder=decoded.decoder,
-        patches=len(batch), vector=pooled(slice(None)), start_vector=pooled(slice(0, first)),
+        inference=musicnn.backend(), patches=len(batch), vector=pooled(slice(None)), start_vector=pooled(slice(0, first)),
         end_vector=pooled(slice(len(batch) - last, None)), msd_tags=msd_tags, mtt_tags=mtt_tags,
         moods=moods.mood_scores(tag_map, tempo_bpm, energy.energy), tempo_bpm=tempo_bpm,
         tempo_confidence=tempo.confidence, key=key.key, scale=key.scale, key_strength=key.strength,

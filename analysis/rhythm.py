@@ -99,7 +99,7 @@ def _mel_power(segment: np.ndarray, sr: int, hop: int) -> np.ndarray:
     # center=False: no zero padding, so a segment's first frame does not
     # read as an onset out of silence.
     spectrum = librosa.stft(segment, n_fft=n_fft, hop_length=hop, center=False)
-    return _mel_basis(sr, n_fft) @ (np.abs(spectrum) ** 2)
+    return _mel_basis(sr, n_fft) @ (np.square(spectrum.real) + np.square(spectrum.imag))
 
 
 def onset_strength(segments: Sequence[np.ndarray], sr: int = 16000) -> tuple[list[np.ndarray], float]:

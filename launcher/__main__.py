@@ -57,6 +57,9 @@ def supervisor_environment(settings) -> dict[str, str]:
         # a worker); kept in the data dir, its cache serves every later start,
         # whoever owns site-packages.
         "NUMBA_CACHE_DIR": os.environ.get("NUMBA_CACHE_DIR") or str(settings.sonarium_data_dir / "cache" / "numba"),
+        # librosa rebuilds the key estimate's constant-Q filters for every track
+        # (three quarters of the key's time); with a cache folder it reads them back.
+        "LIBROSA_CACHE_DIR": os.environ.get("LIBROSA_CACHE_DIR") or str(settings.sonarium_data_dir / "cache" / "librosa"),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(HOME), os.environ.get("PYTHONPATH")])),
         "PYTHONUNBUFFERED": "1",
     }

@@ -177,10 +177,13 @@ def test_one_command_start_stop_and_restart(instance):
     assert _holding_sockets(data_dir) == {} and _naming(data_dir) == []
 
 
-def test_numba_cache_is_kept_in_the_data_dir(tmp_path, monkeypatch):
-    """Only the very first start compiles librosa's kernels, wherever site-packages lives."""
+def test_compiled_code_and_filters_are_cached_in_the_data_dir(tmp_path, monkeypatch):
+    """Only the very first start compiles librosa's kernels and builds the key's filters,
+    wherever site-packages lives."""
     from config import load_settings
     from launcher.__main__ import supervisor_environment
     monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
     settings = load_settings({"SONARIUM_DATA_DIR": str(tmp_path), "SECRET_KEY": "k"})
     assert supervisor_environment(settings)["NUMBA_CACHE_DIR"] == str(tmp_path / "cache" / "numba")
+    monkeypatch.delenv("LIBROSA_CACHE_DIR", raising=False)
+    assert supervisor_environment(settings)["LIBROSA_CACHE_DIR"] == str(tmp_path / "cache" / "librosa")
