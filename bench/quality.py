@@ -11,7 +11,9 @@ cosine similarity; P@10 = share of the 10 nearest from the same group, MAP =
 mean average precision of same-group tracks over the whole ranking, 1-NN =
 nearest track from the same group.  Scores are averaged per group, then over
 groups (macro).  "standardized" z-scores each dimension over the corpus first,
-as the library index does (analysis.standardize).
+as the library index does (analysis.standardize); the shipped vector is also
+scored in the index's own space, each point smoothed with its nearest tracks
+(similarity.smoothing), which is what every feature ranks by.
 
 Excerpt plans ("fast" depth variants) are simulated from the cached
 whole-track patches using the same `plan_windows` the analysis uses (excerpts
@@ -36,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from analysis import features, musicnn  # noqa: E402
 from analysis.decode import decode, probe_duration  # noqa: E402
 from analysis.standardize import Standardization  # noqa: E402
+from similarity import smoothing  # noqa: E402
 
 LAYERS = ("penultimate", "dense", "tags")
 
@@ -77,12 +80,17 @@ def patch_rows(count: int, excerpts: int | None, length: int) -> np.ndarray:
     return rows if rows.size else np.arange(count)
 
 
-def scores(vectors: np.ndarray, groups: list[str], standardize: bool) -> dict[str, float]:
+def scores(vectors: np.ndarray, groups: list[str], standardize: bool, neighbours: int = 0) -> dict[str, float]:
+    """Leave-one-out P@10, MAP and 1-NN; `neighbours` > 0 ranks in the index's space, each
+    standardized point smoothed with that many nearest tracks (similarity.smoothing)."""
     if standardize:
-        x = Standardization.fit(vectors).apply(vectors).astype(np.float64)
+        x = Standardization.fit(vectors).apply(vectors)
     else:
-        x = vectors.astype(np.float64)
+        x = vectors.astype(np.float32)
         x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    if neighbours:
+        x = smoothing.smooth_all(x, neighbours)
+    x = x.astype(np.float64)
     similarity = x @ x.T
     np.fill_diagonal(similarity, -np.inf)
     labels = np.array(groups)
@@ -125,6 +133,7 @@ def main() -> None:
     plans = [("full", None, 0), ("4x5", 4, 5), ("4x4", 4, 4), ("3x5", 3, 5), ("4x3", 4, 3), ("3x4", 3, 4),
              ("6x2", 6, 2), ("5x2", 5, 2), ("4x2", 4, 2), ("3x3", 3, 3), ("2x5", 2, 5), ("10x1", 10, 1)]
     # Excerpt plans only for the contenders (whole-track figures decide those).
+    shipped = tuple(f"{model}.{layer}" for model, layer in features.VECTOR_LAYERS)
     contenders = {("msd.dense", "mtt.penultimate"), ("msd.dense", "mtt.dense"),
                   ("msd.penultimate", "mtt.penultimate"), ("mtt.penultimate",), ("msd.dense",)}
     print("\n| vector | patches | distance | P@10 | MAP | 1-NN |\n|---|---|---|---|---|---|")
@@ -135,11 +144,13 @@ def main() -> None:
         for out in outputs:
             rows = patch_rows(len(out[combo[0]]), excerpts, length)
             vectors.append(np.concatenate([out[name][rows].astype(np.float32).mean(axis=0) for name in combo]))
-        for standardize in (False, True):
-            if not standardize and plan != "full":
+        for standardize, neighbours in ((False, 0), (True, 0), (True, smoothing.NEIGHBOURS)):
+            if (not standardize and plan != "full") or (neighbours and combo != shipped):
                 continue
-            result = scores(np.stack(vectors), groups, standardize)
-            print(f"| {'+'.join(combo)} | {plan} | {'standardized' if standardize else 'plain'} cosine | "
+            result = scores(np.stack(vectors), groups, standardize, neighbours)
+            distance = ("standardized" if standardize else "plain") + " cosine" + \
+                (f", smoothed with {neighbours} neighbours (the index)" if neighbours else "")
+            print(f"| {'+'.join(combo)} | {plan} | {distance} | "
                   f"{result['p10']:.3f} | {result['map']:.3f} | {result['nn1']:.3f} |", flush=True)
 
     if options.verify:
@@ -159,10 +170,13 @@ def main() -> None:
             simulated.append(np.concatenate([out[n][rows].astype(np.float32).mean(axis=0) for n in names]))
         real = [features.analyze_file(kept_paths[index]).vector for index in subset]
         labels = [groups[index] for index in subset]
-        for name, vectors in (("simulated", simulated), ("real analyze_file", real)):
-            result = scores(np.stack(vectors), labels, True)
-            print(f"{name}, default depth ({features.VECTOR_MODEL}, {features.DEFAULT_DEPTH}), "
+        for (name, vectors), neighbours in itertools.product((("simulated", simulated), ("real analyze_file", real)),
+                                                             (0, smoothing.NEIGHBOURS)):
+            result = scores(np.stack(vectors), labels, True, neighbours)
+            space = f"the index's points (smoothed, {neighbours} neighbours)" if neighbours else "the vectors"
+            print(f"{name}, default depth ({features.VECTOR_MODEL}, {features.DEFAULT_DEPTH}), {space}, "
                   f"{len(subset)} tracks: P@10 {result['p10']:.3f} MAP {result['map']:.3f} 1-NN {result['nn1']:.3f}")
+        print(f"inference: {musicnn.backend()}")
 
 if __name__ == "__main__":
     main()

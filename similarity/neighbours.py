@@ -1,7 +1,7 @@
 """Similar songs: the nearest tracks to a seed, without repeats of one song, optionally few per artist.
 
 `similar_tracks(index, seed, n, max_per_artist)` walks the seed's nearest
-neighbours closest first and keeps a track unless it is
+neighbours (closest first, re-ranked by neighbourhood) and keeps a track unless it is
 
 - another recording of a song already kept, or of the seed: the same
   `song_key` (title without "(Live)", "- Remaster", "feat. X"..., and artist,
@@ -10,6 +10,10 @@ neighbours closest first and keeps a track unless it is
 - by an artist who already has `max_per_artist` tracks in the list (when a cap
   is asked for; the seed does not count, and tracks without an artist are
   never capped: "unknown" is not one artist).
+
+Each batch of candidates is ranked by neighbourhood (similarity.smoothing): the
+songs whose own nearest tracks overlap the seed's come first; the distance
+reported stays the direct one between the two songs.
 
 Candidates come from the index in batches that grow until `n` are kept or the
 index has nothing more to give: the first batch asks for CANDIDATE_FACTOR * n
@@ -24,7 +28,7 @@ import dataclasses
 
 import numpy as np
 
-from similarity import catalog
+from similarity import catalog, smoothing
 from similarity.catalog import TrackInfo
 from similarity.index import TrackIndex
 
@@ -53,7 +57,7 @@ DUPLICATE_DISTANCE = 0.06
 
 @dataclasses.dataclass
 class SimilarResult:
-    tracks: list[tuple[TrackInfo, float]]   # (track, cosine distance to the seed), closest first
+    tracks: list[tuple[TrackInfo, float]]   # (track, cosine distance to the seed), nearest first (by neighbourhood)
     duplicates: int                         # candidates left out as another copy of a kept song
     artist_cap: int                         # candidates left out because their artist was full
 
@@ -77,7 +81,7 @@ def similar_tracks(index: TrackIndex, seed: TrackInfo, n: int = DEFAULT_N,
     -------
     SimilarResult
         The tracks with their cosine distance to the seed (0..2, unitless),
-        closest first, and how many candidates each rule left out on the way.
+        nearest first by neighbourhood, and how many candidates each rule left out on the way.
     """
     seed_point = index.unit_vectors([seed.id])[0]
     kept: list[tuple[TrackInfo, float]] = []
@@ -96,6 +100,7 @@ def similar_tracks(index: TrackIndex, seed: TrackInfo, n: int = DEFAULT_N,
         seen.update(track_id for track_id, _ in found)
         infos = catalog.describe((track_id for track_id, _ in found), index.names)
         found = [(track_id, distance) for track_id, distance in found if track_id in infos]  # gone from the db
+        found = smoothing.rerank(index, seed.id, found)
         # Blocks of candidates, closest first: the work stays proportional to the candidates
         # actually examined (a batch of 700 for n=500 usually stops after ~510).
         for block_start in range(0, len(found), BLOCK):

@@ -33,7 +33,8 @@ def test_similar_to_a_jazz_track_is_jazz_first_closest_first(env):
     assert len(names) == 20 and "Jazz 0" not in names
     assert all(name.startswith("Jazz") for name in names[:11]), names   # the 11 other jazz tracks first
     distances = [track["distance"] for track in found["tracks"]]
-    assert distances == sorted(distances) and 0 < distances[0] < 2
+    # Ranked by neighbourhood (similarity.smoothing); the distances shown are the direct ones.
+    assert 0 < min(distances) and max(distances[:11]) < min(distances[11:]) and max(distances) < 2
     assert set(found["tracks"][0]) >= {"id", "item_id", "title", "artist", "album", "duration_s", "distance", "why"}
     assert found["order"]["order"] == "ranked"
     smooth = similar(client, item_id=library.item("jazz-0"), n=20)       # the default: ordered to flow
