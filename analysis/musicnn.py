@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import sys
 import threading
 from pathlib import Path
 from typing import Callable
@@ -143,6 +144,20 @@ def _onnxruntime_session(path: Path) -> Session:
                    lambda batch: runner.run(list(OUTPUT_NAMES), {INPUT_NAME: batch}))
 
 
+def _import_openvino():
+    """The OpenVINO runtime, without its model converter.
+
+    `import openvino` also imports the converter (openvino.tools.ovc), whose import
+    reports a usage event to Google Analytics from a forked process (seen with
+    strace: a DNS query for www.google-analytics.com).  Sonarium talks to no one but
+    the user's own servers, and needs only the runtime: the converter is marked
+    absent, which openvino's __init__ skips.
+    """
+    sys.modules.setdefault("openvino.tools.ovc", None)
+    import openvino
+    return openvino
+
+
 def _openvino_bf16_session(path: Path) -> Session | None:
     """The model compiled by OpenVINO in bfloat16, or None where the CPU has no native
     bfloat16 (OpenVINO would emulate it or quietly run float32) or OpenVINO is missing.
@@ -150,7 +165,7 @@ def _openvino_bf16_session(path: Path) -> Session | None:
     One patch per call, as compiled: a static shape is 5-7% faster than a dynamic one.
     """
     try:
-        import openvino
+        openvino = _import_openvino()
     except ImportError:
         return None
     core = openvino.Core()

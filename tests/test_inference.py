@@ -108,3 +108,19 @@ def test_analysis_holds_numpy_blas_to_its_threads(tmp_path, monkeypatch):
         analyze_file(path)
         blas = [pool for pool in threadpoolctl.threadpool_info() if pool["user_api"] == "blas"]
         assert blas and all(pool["num_threads"] == 1 for pool in blas)
+
+
+def test_openvino_runs_without_reporting_usage(tmp_path):
+    """`import openvino` would import its converter, which reports to Google Analytics;
+    the session loads the runtime alone, so nothing is sent and nothing lands in $HOME."""
+    import subprocess
+    import sys
+    from tests.conftest import REPO
+    script = ("import sys\nfrom analysis import musicnn\nmusicnn.session('msd')\n"
+              "print('openvino_telemetry' in sys.modules, sys.modules.get('openvino.tools.ovc'))")
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120,
+                          env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(REPO),
+                               "ANALYSIS_PRECISION": "auto"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "None"], done.stdout
+    assert list(tmp_path.iterdir()) == []
