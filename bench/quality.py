@@ -13,7 +13,10 @@ nearest track from the same group.  Scores are averaged per group, then over
 groups (macro).  "standardized" z-scores each dimension over the corpus first,
 as the library index does (analysis.standardize); the shipped vector is also
 scored in the index's own space, each point smoothed with its nearest tracks
-(similarity.smoothing), which is what every feature ranks by.
+(similarity.smoothing), which is how similar songs are ranked; for the default
+depth it sweeps the number of neighbours and estimates the gain without
+choosing that number on the same songs (each group scored with the count the
+other groups preferred).
 
 Excerpt plans ("fast" depth variants) are simulated from the cached
 whole-track patches using the same `plan_windows` the analysis uses (excerpts
@@ -80,9 +83,11 @@ def patch_rows(count: int, excerpts: int | None, length: int) -> np.ndarray:
     return rows if rows.size else np.arange(count)
 
 
-def scores(vectors: np.ndarray, groups: list[str], standardize: bool, neighbours: int = 0) -> dict[str, float]:
-    """Leave-one-out P@10, MAP and 1-NN; `neighbours` > 0 ranks in the index's space, each
-    standardized point smoothed with that many nearest tracks (similarity.smoothing)."""
+def group_scores(vectors: np.ndarray, groups: list[str], standardize: bool, neighbours: int = 0
+                 ) -> dict[str, np.ndarray]:
+    """Leave-one-out (P@10, MAP, 1-NN) averaged over each group's queries; `neighbours` > 0 ranks
+    in the space similar songs are ranked in, each standardized point smoothed with that many
+    nearest tracks (similarity.smoothing)."""
     if standardize:
         x = Standardization.fit(vectors).apply(vectors)
     else:
@@ -102,8 +107,29 @@ def scores(vectors: np.ndarray, groups: list[str], standardize: bool, neighbours
         precision_at = hits / np.arange(1, len(order) + 1)
         average_precision = float((precision_at * relevant).sum() / max(relevant.sum(), 1))
         per_group[group].append((float(relevant[:10].mean()), average_precision, float(relevant[0])))
-    means = np.array([np.mean(rows, axis=0) for rows in per_group.values()])
+    return {group: np.mean(rows, axis=0) for group, rows in per_group.items()}
+
+
+def scores(vectors: np.ndarray, groups: list[str], standardize: bool, neighbours: int = 0) -> dict[str, float]:
+    """Macro averages over groups of `group_scores`: "p10", "map", "nn1"."""
+    means = np.array(list(group_scores(vectors, groups, standardize, neighbours).values()))
     return dict(zip(("p10", "map", "nn1"), means.mean(axis=0)))
+
+
+def neighbour_sweep(vectors: np.ndarray, groups: list[str], counts=(2, 3, 4, 5, 6, 8, 10)) -> None:
+    """P@10 for each number of smoothing neighbours, and an estimate free of choosing it on the
+    same songs: for each group, the count that scores best over the *other* groups' queries,
+    scored on this group's queries (leave one group out)."""
+    table = {k: group_scores(vectors, groups, True, k) for k in (0, *counts)}
+    print("\n| neighbours | " + " | ".join(str(k) for k in table) + " |\n|---|" + "---|" * len(table))
+    print("| P@10 | " + " | ".join(f"{np.mean([v[0] for v in t.values()]):.3f}" for t in table.values()) + " |")
+    held_out, chosen = [], []
+    for group in sorted(set(groups)):
+        best = max(counts, key=lambda k: np.mean([v[0] for g, v in table[k].items() if g != group]))
+        chosen.append(best)
+        held_out.append(table[best][group][0])
+    print(f"leave one group out: P@10 {np.mean(held_out):.3f} (counts chosen: {chosen}; "
+          f"unsmoothed {np.mean([v[0] for v in table[0].values()]):.3f})")
 
 
 def main() -> None:
@@ -153,6 +179,14 @@ def main() -> None:
             print(f"| {'+'.join(combo)} | {plan} | {distance} | "
                   f"{result['p10']:.3f} | {result['map']:.3f} | {result['nn1']:.3f} |", flush=True)
 
+    depth = features.DEPTHS[features.DEFAULT_DEPTH]
+    names = [f"{model}.{layer}" for model, layer in features.VECTOR_LAYERS]
+    default_vectors = np.stack([np.concatenate(
+        [out[n][patch_rows(len(out[names[0]]), depth.excerpts, depth.patches_per_excerpt)].astype(np.float32)
+         .mean(axis=0) for n in names]) for out in outputs])
+    print(f"\nDefault depth ({features.DEFAULT_DEPTH}), ranked by neighbourhood with each number of neighbours:")
+    neighbour_sweep(default_vectors, groups)
+
     if options.verify:
         # The shipped default, really decoded excerpt by excerpt, next to its simulation on the same tracks.
         taken: dict[str, int] = defaultdict(int)
@@ -161,8 +195,6 @@ def main() -> None:
             if taken[group] < options.verify:
                 taken[group] += 1
                 subset.append(index)
-        depth = features.DEPTHS[features.DEFAULT_DEPTH]
-        names = [f"{model}.{layer}" for model, layer in features.VECTOR_LAYERS]
         simulated = []
         for index in subset:
             out = outputs[index]
