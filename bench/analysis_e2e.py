@@ -58,6 +58,9 @@ def run(music_dir: Path, workers: int, url: str) -> None:
     os.environ.update(DATABASE_URL=url, REDIS_URL="redis://127.0.0.1:6379/12", MUSIC_DIR=str(music_dir.resolve()),
                       MEDIASERVER_TYPE="local", SONARIUM_DATA_DIR=f"/tmp/{url.rsplit('/', 1)[1]}",
                       LOG_LEVEL="WARNING", ANALYSIS_THREADS="1", PYTHONPATH=str(REPO))
+    # The caches the launcher gives the workers (launcher.supervisor_environment).
+    os.environ.setdefault("LIBROSA_CACHE_DIR", os.path.join(tempfile.gettempdir(), "sonarium-bench-librosa"))
+    os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(tempfile.gettempdir(), "sonarium-bench-numba"))
     import runtime
     from tasks import queues, store, submit
     runtime.init()
