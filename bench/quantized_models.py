@@ -22,7 +22,13 @@ analysis/models):
 - static-qdq-u8s8: the same with uint8 activations (the x86 kernels'
   preferred pairing);
 - static-qdq-conv: static-qdq of the convolutions and dense layers only
-  (batch norms, pooling and the rest stay float).
+  (batch norms, pooling and the rest stay float);
+- openvino-bf16: the float model on OpenVINO in bfloat16, as the analysis
+  runs it where the CPU has bfloat16;
+- openvino-int8-conv: static-qdq-conv's file on OpenVINO, which runs its
+  quantized convolutions in int8 (VNNI) and the rest in bfloat16.
+
+"float" (the reference every variant is compared with) is onnxruntime's float32.
 
 For each model and variant, on the evaluation patches: Pearson correlation
 of the tag probabilities with the float model's and their largest absolute
@@ -60,7 +66,11 @@ from bench.quality import scores  # noqa: E402
 from bench.vector_levers import load_corpus  # noqa: E402
 
 MODELS = ("msd", "mtt")
-VARIANTS = ("float", "dynamic-matmul", "dynamic-all", "static-qdq", "static-qdq-u8s8", "static-qdq-conv")
+VARIANTS = ("float", "dynamic-matmul", "dynamic-all", "static-qdq", "static-qdq-u8s8", "static-qdq-conv",
+            "openvino-bf16", "openvino-int8-conv")
+# Variants run by OpenVINO (bfloat16 where an op stays float): the float model as the analysis runs it
+# where the CPU has bfloat16, and static-qdq-conv's file, whose int8 convolutions OpenVINO runs as such.
+OPENVINO_FILES = {"openvino-bf16": "float", "openvino-int8-conv": "static-qdq-conv"}
 
 
 class PatchReader:
@@ -100,6 +110,32 @@ def quantize(model: str, variant: str, calibration: np.ndarray, out: Path) -> Pa
     else:
         raise ValueError(variant)
     return target
+
+
+class OpenVinoSession:
+    """A model compiled by OpenVINO as analysis.musicnn compiles it (bfloat16 hint, one thread,
+    one patch per call), behind onnxruntime's `run(output names, feeds)`."""
+
+    def __init__(self, path: Path):
+        openvino = musicnn._import_openvino()
+        core = openvino.Core()
+        model = core.read_model(str(path))
+        model.reshape({INPUT_NAME: [1, 187, 96]})
+        self._compiled = core.compile_model(model, "CPU", {
+            "INFERENCE_PRECISION_HINT": "bf16", "INFERENCE_NUM_THREADS": 1, "NUM_STREAMS": 1,
+            "PERFORMANCE_HINT": "LATENCY"})
+        self._request = self._compiled.create_infer_request()
+
+    def run(self, names: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        results = self._request.infer({0: feeds[INPUT_NAME]})
+        return [np.array(results[self._compiled.output(name)]) for name in names]
+
+
+def open_variant(model: str, variant: str, calibration: np.ndarray, out: Path):
+    """A session of `model` as `variant`: onnxruntime for the quantized files, OpenVINO for its own."""
+    if variant in OPENVINO_FILES:
+        return OpenVinoSession(quantize(model, OPENVINO_FILES[variant], calibration, out))
+    return open_session(quantize(model, variant, calibration, out))
 
 
 def open_session(path: Path, adjust: Callable[[onnxruntime.SessionOptions], None] | None = None
@@ -158,7 +194,7 @@ def compare_variants(groups: list[str], levers: list[dict[str, np.ndarray]], var
     print("\n| model | variant | ms per patch (median) | time vs float | tags r | tags max abs diff (patch / track) "
           "| vector r, track mean / lowest |\n|---|---|---|---|---|---|---|")
     for model in MODELS:
-        sessions = {v: open_session(quantize(model, v, calibration, out)) for v in variants}
+        sessions = {v: open_variant(model, v, calibration, out) for v in variants}
         outputs, seconds = run_interleaved(sessions, patches, block)
         layer = dict(features.VECTOR_LAYERS)[model]
         for variant in variants:

@@ -8,8 +8,8 @@ album jobs report their counts per track), the albums in progress, rate and
 an ETA from the tracks left.  An album job lists its tracks, skips those
 already analysed with the current analysis version (tracks an earlier attempt
 of the same job analysed count as analysed, not skipped), and for each other
-track downloads it, analyses it and writes all its rows in one transaction;
-its temp files are always deleted.  It checks for cancellation inside a
+track downloads it (the next one downloading meanwhile), analyses it and
+writes all its rows in one transaction; its temp files are always deleted.  It checks for cancellation inside a
 track's analysis too, so a cancel stops it within a heartbeat or so.  A track
 that fails is recorded under its file path (or artist / album / title on a
 media server) with one plain reason, the decoder's own text going to the
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -45,6 +46,7 @@ from similarity import index as track_index
 from mediaserver.base import MediaProvider, ProviderError, Unreachable
 from mediaserver.local import decode_id, display
 from tasks import queues, store
+from tasks.prefetch import Prefetcher
 from tasks.reconciler import job_scratch_dir
 from tasks.registry import task_type
 from tasks.runner import TaskContext
@@ -198,15 +200,39 @@ def analyze_album(ctx: TaskContext, album_id: str, album_name: str, depth: str =
     # This attempt's own folder: if the job is killed, the reconciler removes it.
     scratch = job_scratch_dir(ctx.task_id, ctx.attempt)
     scratch.mkdir(parents=True, exist_ok=True)
-    for number, track in enumerate(listed, 1):
-        ctx.check_cancelled()
-        ctx.progress(100 * (number - 1) / len(listed), f"{album_name}: {number}/{len(listed)} {track.title or ''}")
-        if versions.get(track.id) == version:
-            tally("analyzed" if track.id in earlier else "skipped")
-            continue
-        with tempfile.TemporaryDirectory(prefix="sonarium-", dir=scratch) as folder:
+
+    def download(item_id: str) -> Path:
+        """The track's file, alone in a new folder of the scratch dir (nothing left on failure)."""
+        folder = Path(tempfile.mkdtemp(prefix="sonarium-", dir=scratch))
+        try:
+            return provider.download(item_id, folder)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+
+    def delete(path: Path) -> None:
+        shutil.rmtree(path.parent, ignore_errors=True)
+
+    to_analyse = [track.id for track in listed if versions.get(track.id) != version]
+    with Prefetcher(download, delete) as files:
+        for number, track in enumerate(listed, 1):
+            ctx.check_cancelled()
+            ctx.progress(100 * (number - 1) / len(listed), f"{album_name}: {number}/{len(listed)} {track.title or ''}")
+            if versions.get(track.id) == version:
+                tally("analyzed" if track.id in earlier else "skipped")
+                continue
+            # The next track downloads while this one is analysed (tasks.prefetch).
+            following = to_analyse[to_analyse.index(track.id) + 1:]
+            if following:
+                files.ahead(following[0])
+            path = None
             try:
-                path = _with_retries(ctx, provider.download, track.id, Path(folder))
+                try:
+                    path = files.take(track.id)
+                except ProviderError as error:
+                    if not _transient(error):
+                        raise
+                    path = _with_retries(ctx, download, track.id)  # again here, with backoff and a log line
                 result = analyze_file(path, depth, checkpoint=ctx.check_cancelled)
             except (DecodeError, ProviderError) as error:
                 name = _track_name(provider, track)
@@ -218,8 +244,11 @@ def analyze_album(ctx: TaskContext, album_id: str, album_name: str, depth: str =
                     failures.append({"album": album_name, "track": name, "item_id": track.id, "reason": reason})
                 tally("failed")
                 continue
-        track_store.save_analysis(provider.type, track.id, result, VECTOR_MODEL)
-        tally("analyzed")
+            finally:
+                if path is not None:
+                    delete(path)
+            track_store.save_analysis(provider.type, track.id, result, VECTOR_MODEL)
+            tally("analyzed")
     return f"{album_name}: {counts['analyzed']} analysed, {counts['skipped']} skipped, {counts['failed']} failed"
 
 
