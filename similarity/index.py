@@ -331,13 +331,13 @@ def _count_replaced(current: TrackIndex, live: set[int]) -> int:
     """
     horizon = _horizon()
     ids, vectors, written = embeddings.written_after(current.model, current.intake.seen_until)
-    indexed = np.isin(ids.astype(np.int64), np.fromiter(live, np.int64, len(live)))
+    rows = np.flatnonzero(np.isin(ids.astype(np.int64), np.fromiter(live, np.int64, len(live))))
     changed: dict[int, dt.datetime] = {}
-    if indexed.any():
-        points = current.unit_vectors([int(i) for i in ids[indexed]])
-        moved = np.abs(points - current.prepare(vectors[indexed])).max(axis=1) > _SAME_POINT
-        rows = np.flatnonzero(indexed)[moved]
-        changed = {int(ids[row]): written[row] for row in rows}
+    for start in range(0, len(rows), _BATCH):   # in batches: after migration 0009 every row is read once
+        batch = rows[start:start + _BATCH]
+        points = current.unit_vectors([int(i) for i in ids[batch]])
+        moved = batch[np.abs(points - current.prepare(vectors[batch])).max(axis=1) > _SAME_POINT]
+        changed.update((int(ids[row]), written[row]) for row in moved)
     more = len(changed.keys() - current.intake.recent)
     current.intake = Intake(horizon, current.intake.replaced + more,
                             frozenset(t for t, when in changed.items() if when > horizon))
