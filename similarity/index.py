@@ -313,21 +313,24 @@ def _update(current: TrackIndex, run_ended: bool) -> int | None:
             or current.intake.replaced > REBUILD_REPLACED_SHARE * max(current.size, 1)
             or (run_ended and current.intake.replaced)):
         return build(current.model)
-    if not (added or removed or revived or replaced):
+    if not (added or removed or revived):
+        # Replaced vectors alone change no point: no new version for the web to reload (500 MiB at
+        # 300k tracks).  Unsaved, the intake is counted again from the same start next time.
         return None
     if added:
         ids, vectors = embeddings.read(current.model, added)
         current.index.add_items(current.prepare(vectors), ids)
-    return _save(current, f"+{len(added)} -{len(removed)}, {replaced} vectors replaced")
+    return _save(current, f"+{len(added)} -{len(removed)}, {replaced} more vectors replaced")
 
 
 def _count_replaced(current: TrackIndex, live: set[int]) -> int:
     """Count the indexed tracks whose stored vector changed since the index took it in (into
     `current.intake`); returns how many more there are.
 
-    Reads only the vectors written since the last look, and compares each indexed one with the
-    track's point: Voyager cannot take a new vector under an indexed id, so the old point serves
-    until the next build.
+    Reads only the vectors written since the stored version's look, and compares each indexed one
+    with the track's point: Voyager cannot take a new vector under an indexed id, so the old point
+    serves until the next build.  Until then the window grows with the replaced vectors, at most
+    REBUILD_REPLACED_SHARE of the index.
     """
     horizon = _horizon()
     ids, vectors, written = embeddings.written_after(current.model, current.intake.seen_until)

@@ -106,8 +106,7 @@ class LiveIndex:
         if current is not None:
             report.update(version=current.version, size=current.size, deleted=current.deleted,
                           excluded=len(current.excluded), model=current.model,
-                          pending_model=track_index.pending_model(current.model),
-                          replaced=current.intake.replaced)
+                          pending_model=track_index.pending_model(current.model))
         else:
             report["reason"] = NO_INDEX
         if self._error:

@@ -19,7 +19,7 @@ from db.session import session_scope
 from similarity import index as track_index
 from tasks import store
 from tests.conftest import wait_for
-from tests.library import DIM, make_library
+from tests.library import DIM, add_like, make_library
 from tests.support import signed_in
 from tests.test_library_analysis import library as write_songs, run
 
@@ -69,16 +69,18 @@ def test_replaced_vectors_serve_old_until_the_run_ends(env):
     jazz = [f"jazz-{n}" for n in range(3)]
     reanalyse(library, jazz, like_metal)
 
-    assert track_index.update() is not None        # counted, not taken in: the old points keep serving
+    assert track_index.update() is None            # counted, not taken in: no new version, old points serve
     serving = track_index.load()
-    assert serving.intake.replaced == 3 and serving.size == 36
     assert all(point_is(serving, library.ids[name], old[name]) for name in jazz)
     assert serving.query(old["jazz-0"], k=1)[0][0] == library.ids["jazz-0"]
-    assert track_index.update() is None and track_index.load().intake.replaced == 3   # not counted twice
+    add_like(library, ["metal-5"])                 # a new track: a new version, which records the count
+    assert track_index.load().intake.replaced == 3 and track_index.load().size == 37
+    add_like(library, ["ambient-5"], seed=2)
+    assert track_index.load().intake.replaced == 3  # not counted twice
 
     rebuilt = track_index.update(run_ended=True)   # the run's end takes them in: one rebuild
     fresh = track_index.load()
-    assert fresh.version == rebuilt and fresh.intake.replaced == 0 and fresh.size == 36
+    assert fresh.version == rebuilt and fresh.intake.replaced == 0 and fresh.size == 38
     assert all(point_is(fresh, library.ids[name], stored_vector(library.ids[name])) for name in jazz)
     nearest = [track_id for track_id, _ in fresh.query(stored_vector(library.ids["jazz-0"]), k=3)]
     assert library.ids["metal-0"] in nearest
