@@ -303,6 +303,7 @@ def _update(current: TrackIndex, run_ended: bool) -> int | None:
     added = sorted(present - indexed)
     removed = sorted(live - present)
     revived = sorted((present & indexed) - live)
+    first_look = current.intake.seen_until is None   # an index of before migration 0009: compares every row
     replaced = _count_replaced(current, live)
     for track_id in removed:
         current.index.mark_deleted(track_id)
@@ -313,9 +314,10 @@ def _update(current: TrackIndex, run_ended: bool) -> int | None:
             or current.intake.replaced > REBUILD_REPLACED_SHARE * max(current.size, 1)
             or (run_ended and current.intake.replaced)):
         return build(current.model)
-    if not (added or removed or revived):
+    if not (added or removed or revived or first_look):
         # Replaced vectors alone change no point: no new version for the web to reload (500 MiB at
-        # 300k tracks).  Unsaved, the intake is counted again from the same start next time.
+        # 300k tracks).  Unsaved, the intake is counted again from the same start next time (the
+        # first look is saved, so that start is not "every row" again).
         return None
     if added:
         ids, vectors = embeddings.read(current.model, added)

@@ -21,7 +21,7 @@ def upgrade() -> None:
     op.drop_constraint('embedding_pkey', 'embedding', type_='primary')
     op.create_primary_key('embedding_pkey', 'embedding', ['track_id', 'model'])
     # Rows already stored count as written now: the first index update after
-    # this migration compares them with the index once (similarity.index._replaced).
+    # this migration compares them with the index once (similarity.index._update).
     op.add_column('embedding', sa.Column('created_at', TIMESTAMP(timezone=True), nullable=False,
                                          server_default=sa.func.now()))
     op.create_index('embedding_model_created', 'embedding', ['model', 'created_at'])
