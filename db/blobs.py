@@ -61,6 +61,13 @@ def latest_blob_info(name: str, version: int | None = None) -> dict | None:
                 "sha256": blob.sha256, "meta": blob.meta, "created_at": blob.created_at}
 
 
+def latest_meta_value(name: str, key: str) -> str | None:
+    """One value of the newest version's meta, as text, read without the rest of the header."""
+    with session_scope() as session:
+        return session.scalar(select(IndexBlob.meta[key].astext).where(IndexBlob.name == name)
+                              .order_by(IndexBlob.version.desc()).limit(1))
+
+
 def load_blob(name: str, version: int | None = None) -> tuple[dict, bytearray] | None:
     """The newest version of `name` (or `version`) as (info, bytes), or None if there is none.
 

@@ -16,7 +16,6 @@ import numpy as np
 from sqlalchemy import text
 
 from analysis.labels import MSD_LABELS, MTT_LABELS
-from analysis.vectors import VECTOR_MODEL
 from db.models import MOOD_COLUMNS
 from db.session import engine
 
@@ -38,7 +37,7 @@ class TrackFeatures:
     """Row i of every array is one track; missing numbers are NaN."""
 
     ids: np.ndarray        # int64 track ids, ascending
-    vectors: np.ndarray    # float32 (n, dim): the raw track vectors (analysis.vectors.VECTOR_MODEL)
+    vectors: np.ndarray    # float32 (n, dim): the raw track vectors (of the served model)
     msd: np.ndarray        # float32 (n, len(MSD_LABELS)): tag probabilities, 0..1
     mtt: np.ndarray        # float32 (n, len(MTT_LABELS))
     moods: np.ndarray      # float32 (n, len(MOOD_COLUMNS)), 0..1
@@ -114,11 +113,11 @@ def _scores(text_array: str | None, width: int) -> np.ndarray:
     return np.full(width, np.nan, np.float32)
 
 
-def read_all() -> TrackFeatures:
-    """Every analysed track with a vector of the current model, ordered by id."""
+def read_all(model: str) -> TrackFeatures:
+    """Every analysed track with a vector of `model` (similarity.index.served_model()), ordered by id."""
     ids, artists, titles, numbers, vectors, msd, mtt = [], [], [], [], [], [], []
     with engine().connect().execution_options(stream_results=True, max_row_buffer=_FETCH_ROWS) as connection:
-        for row in connection.execute(_QUERY, {"model": VECTOR_MODEL}):
+        for row in connection.execute(_QUERY, {"model": model}):
             ids.append(row.id)
             artists.append(row.artist)
             titles.append(row.title)

@@ -108,14 +108,18 @@ class Embedding(Base):
         CheckConstraint("length(vector) = 4 * dim", name="embedding_vector_dim"),
         CheckConstraint("start_vector IS NULL OR length(start_vector) = 4 * dim", name="embedding_start_dim"),
         CheckConstraint("end_vector IS NULL OR length(end_vector) = 4 * dim", name="embedding_end_dim"),
+        Index("embedding_model_created", "model", "created_at"),
     )
 
+    # One row per model: a new model's vectors are written beside the served one's
+    # until the similarity index switches to it (similarity.index, migration 0009).
     track_id: Mapped[int] = mapped_column(ForeignKey("track.id", ondelete="CASCADE"), primary_key=True)
-    model: Mapped[str] = mapped_column(Text)
+    model: Mapped[str] = mapped_column(Text, primary_key=True)
     dim: Mapped[int] = mapped_column(Integer)
     vector: Mapped[bytes] = mapped_column(LargeBinary)
     start_vector: Mapped[bytes | None] = mapped_column(LargeBinary)
     end_vector: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = _now()   # when written: which vectors the index has not taken in
 
 
 class Task(Base):

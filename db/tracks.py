@@ -2,6 +2,7 @@
 
 A track's analysis (its row, its two tag vectors, its embedding) is written
 in one transaction: a worker killed half-way leaves either all of it or none.
+The embedding replaces only the row of its own vector model.
 """
 from __future__ import annotations
 
@@ -62,7 +63,9 @@ def save_analysis(provider: str, item_id: str, result, vector_model: str) -> int
         track.analysis_version = result.analysis_version
         track.analyzed_at = dt.datetime.now(dt.timezone.utc)
         session.execute(delete(TrackTags).where(TrackTags.track_id == track.id))
-        session.execute(delete(Embedding).where(Embedding.track_id == track.id))
+        # Only this model's row: another model's vector keeps serving until the
+        # similarity index switches models (similarity.index deletes it then).
+        session.execute(delete(Embedding).where(Embedding.track_id == track.id, Embedding.model == vector_model))
         session.add_all([TrackTags(track_id=track.id, vocabulary="msd", scores=result.msd_tags.tolist()),
                          TrackTags(track_id=track.id, vocabulary="mtt", scores=result.mtt_tags.tolist())])
         session.add(Embedding(track_id=track.id, model=vector_model, dim=int(result.vector.size),

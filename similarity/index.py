@@ -8,26 +8,46 @@ and reused for every vector added later, so the index stays consistent until
 the next rebuild refits it.
 
 Updates are incremental: `update()` adds tracks analysed since the stored
-version and marks removed ones deleted.  A full rebuild happens only on
-request or when deleted entries exceed REBUILD_DELETED_SHARE of the index.
-A PostgreSQL advisory lock serialises writers; readers load the newest blob.
+version and marks removed ones deleted.  A full rebuild happens on request,
+when deleted entries exceed REBUILD_DELETED_SHARE of the index, or when
+vectors were replaced (see below).  A PostgreSQL advisory lock serialises
+writers; readers load the newest blob.
+
+A changed analysis must not leave users without similarity, so old vectors
+serve until the re-analysis has replaced them:
+
+- Same vector model, new values (a new analysis version): Voyager cannot take
+  a new vector under an indexed id, so an update only counts the indexed
+  tracks whose stored vector changed (`Intake`, kept in the blob's meta) and
+  keeps serving their old points.  They are taken in by one rebuild when the
+  analysis run ends, or earlier when they pass REBUILD_REPLACED_SHARE of the
+  index: never a rebuild per periodic update (one costs 83 s at 300k tracks).
+- A new vector model (analysis.vectors.VECTOR_MODEL renamed): the index keeps
+  serving the model it was built for (`served_model()`, what every reader of
+  vectors asks), the new model's vectors are written beside the old ones, and
+  the index switches, with one rebuild, when every track with an old vector
+  has a new one, or when an analysis run over the whole library ends (tracks
+  that failed in it then leave similarity until analysed).  Tracks analysed
+  for the first time meanwhile have only the new vector: they join at the
+  switch.  The old vectors are deleted right after it.
 """
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import io
 import logging
 from typing import Any
 
 import numpy as np
 import voyager
-from sqlalchemy import select, text
+from sqlalchemy import text
 
 from analysis.vectors import VECTOR_MODEL
 from analysis.standardize import Standardization
-from db import blobs
-from db.models import Embedding
-from db.session import engine, session_scope
+from db import blobs, embeddings
+from db import tracks as track_store
+from db.session import engine
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +56,37 @@ M = 16                       # graph degree
 EF_CONSTRUCTION = 200
 EF_SEARCH = 100              # query-time candidate list (see docs/PERFORMANCE.md for recall)
 REBUILD_DELETED_SHARE = 0.1  # rebuild when more than this share of entries is deleted
+REBUILD_REPLACED_SHARE = 0.2  # rebuild when more than this share of tracks serves a replaced vector
+# Vectors written up to this long before an update are known to it: longer than any
+# save_analysis transaction, whose rows carry its start time but appear at its commit.
+_WRITE_MARGIN = dt.timedelta(seconds=60)
+_SAME_POINT = 1e-5           # an indexed point this close to the stored vector's is that vector
 _LOCK_KEY = 0x49_4E_44_58    # arbitrary, constant: "the index writer lock"
 _BATCH = 5000
+
+
+@dataclasses.dataclass
+class Intake:
+    """How far the index has taken in the stored vectors of its model (kept in the blob's meta).
+
+    seen_until : vectors written up to then were compared with the index (None: none yet)
+    replaced : indexed tracks whose stored vector is newer than their point (served until the next build)
+    recent : those of them written after seen_until: compared again next time, so not counted twice
+    """
+
+    seen_until: dt.datetime | None = None
+    replaced: int = 0
+    recent: frozenset[int] = frozenset()
+
+    def to_meta(self) -> dict[str, Any]:
+        return {"seen_until": self.seen_until.isoformat() if self.seen_until else None,
+                "replaced": self.replaced, "replaced_recent": sorted(self.recent)}
+
+    @classmethod
+    def from_meta(cls, meta: dict) -> "Intake":
+        seen = meta.get("seen_until")
+        return cls(dt.datetime.fromisoformat(seen) if seen else None, int(meta.get("replaced", 0)),
+                   frozenset(meta.get("replaced_recent", ())))
 
 
 @dataclasses.dataclass
@@ -46,6 +95,9 @@ class TrackIndex:
     standardization: Standardization
     version: int
     deleted: int
+    #: the vector model it was built from: what similarity serves (`served_model`)
+    model: str = VECTOR_MODEL
+    intake: Intake = dataclasses.field(default_factory=Intake)
     #: catalog.Names of the indexed tracks, when the holder loaded them (the web process does)
     names: Any = None
     #: tracks the playlist rules keep out of every answer of `nearest` (similarity.exclusions)
@@ -118,59 +170,74 @@ class TrackIndex:
             raise KeyError(missing) from None
 
 
+def served_model() -> str:
+    """The vector model similarity serves: the newest index's, or the code's own before there is one.
+
+    The one answer for every reader of track vectors (feature queries, ordering, clustering):
+    while a re-analysis writes a new model's vectors, the old model keeps serving until `update()`
+    switches.  One small query, no index load.
+    """
+    return blobs.latest_meta_value(INDEX_NAME, "model") or VECTOR_MODEL
+
+
+def pending_model(served: str) -> str | None:
+    """The code's vector model when similarity still serves another one (`served`), else None."""
+    return VECTOR_MODEL if served != VECTOR_MODEL else None
+
+
+def tracks_awaiting_switch() -> int | None:
+    """How many tracks still lack a vector of the code's model before the index switches to it;
+    None when the index serves that model already."""
+    served = served_model()
+    return embeddings.count_lacking(served, VECTOR_MODEL) if pending_model(served) else None
+
+
 def current_standardization() -> Standardization | None:
     """The newest index's standardization, read from its header alone (no index load); None without one."""
     info = blobs.latest_blob_info(INDEX_NAME)
-    if info is None or info["meta"].get("model") != VECTOR_MODEL:
-        return None
-    return _standardization(info["meta"])
+    return None if info is None else _standardization(info["meta"])
 
 
 def _standardization(meta: dict) -> Standardization:
     return Standardization(np.asarray(meta["mean"], np.float32), np.asarray(meta["scale"], np.float32))
 
 
-def _embeddings(track_ids: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(ids, float32 vectors) of the shipped vector model, optionally for some tracks only."""
-    query = select(Embedding.track_id, Embedding.vector).where(Embedding.model == VECTOR_MODEL)
-    if track_ids is not None:
-        query = query.where(Embedding.track_id.in_(track_ids))
-    with session_scope() as session:
-        rows = session.execute(query.order_by(Embedding.track_id)).all()
-    if not rows:
-        return np.zeros(0, np.uint64), np.zeros((0, 0), np.float32)
-    ids = np.fromiter((row.track_id for row in rows), dtype=np.uint64, count=len(rows))
-    vectors = np.stack([np.frombuffer(row.vector, dtype="<f4") for row in rows])
-    return ids, vectors
-
-
 def _save(track_index: TrackIndex, note: str) -> int:
-    meta = {"model": VECTOR_MODEL, "mean": track_index.standardization.mean.tolist(),
+    meta = {"model": track_index.model, "mean": track_index.standardization.mean.tolist(),
             "scale": track_index.standardization.scale.tolist(), "deleted": track_index.deleted,
-            "entries": len(track_index.index), "M": M, "ef_construction": EF_CONSTRUCTION, "note": note}
+            "entries": len(track_index.index), "M": M, "ef_construction": EF_CONSTRUCTION, "note": note,
+            **track_index.intake.to_meta()}
     version = blobs.store_blob(INDEX_NAME, io.BytesIO(track_index.index.as_bytes()), meta=meta)
-    log.info("index v%s saved: %s (%s entries, %s deleted)", version, note, len(track_index.index),
-             track_index.deleted)
+    log.info("index v%s saved: %s (%s entries, %s deleted, %s replaced vectors pending)", version, note,
+             len(track_index.index), track_index.deleted, track_index.intake.replaced)
     return version
 
 
 def load() -> TrackIndex | None:
-    """The newest stored index, or None when there is none (or it was built for another model)."""
+    """The newest stored index (of the model it was built from), or None when there is none."""
     found = blobs.load_blob(INDEX_NAME)
     if found is None:
         return None
     info, data = found
     meta = info["meta"]
-    if meta.get("model") != VECTOR_MODEL:
-        return None
     index = voyager.Index.load(io.BytesIO(data))
     del data
-    return TrackIndex(index, _standardization(meta), info["version"], int(meta.get("deleted", 0)))
+    return TrackIndex(index, _standardization(meta), info["version"], int(meta.get("deleted", 0)),
+                      meta.get("model", VECTOR_MODEL), Intake.from_meta(meta))
 
 
-def build() -> int | None:
-    """A new index from every embedding, with a freshly fitted standardization."""
-    ids, vectors = _embeddings()
+def _horizon() -> dt.datetime:
+    """The write time up to which every vector is visible now (see _WRITE_MARGIN)."""
+    return track_store.database_now() - _WRITE_MARGIN
+
+
+def build(model: str) -> int | None:
+    """A new index from every vector of `model`, with a freshly fitted standardization.
+
+    Built for the code's model, it is the switch: other models' vectors are deleted once it is stored.
+    """
+    horizon = _horizon()   # before reading: what is written later is compared by the next update
+    ids, vectors = embeddings.read(model)
     if not len(ids):
         return None
     standardization = Standardization.fit(vectors)
@@ -178,43 +245,108 @@ def build() -> int | None:
                           ef_construction=EF_CONSTRUCTION)
     for start in range(0, len(ids), _BATCH):
         index.add_items(standardization.apply(vectors[start:start + _BATCH]), ids[start:start + _BATCH])
-    return _save(TrackIndex(index, standardization, 0, 0), f"built from {len(ids)} tracks")
+    del vectors
+    version = _save(TrackIndex(index, standardization, 0, 0, model, Intake(horizon)),
+                    f"built from {len(ids)} tracks of {model}")
+    if model == VECTOR_MODEL:
+        dropped = embeddings.delete_other_models(model)
+        if dropped:
+            log.info("%s vectors of earlier models deleted: the index serves %s", dropped, model)
+    return version
 
 
-def update(rebuild: bool = False) -> int | None:
+def _model_to_serve(whole_library: bool) -> str:
+    """The served model, or the code's once the re-analysis has replaced the served model's vectors."""
+    served = served_model()
+    if not pending_model(served):
+        return served
+    lacking = embeddings.count_lacking(served, VECTOR_MODEL)
+    if lacking and not whole_library:
+        return served
+    log.info("similarity switches from %s to %s%s", served, VECTOR_MODEL,
+             f" ({lacking} tracks without a new vector leave it until analysed)" if lacking else "")
+    return VECTOR_MODEL
+
+
+def update(rebuild: bool = False, run_ended: bool = False, whole_library: bool = False) -> int | None:
     """Bring the index in step with the embeddings; returns the new version (None if nothing changed).
+
+    Parameters
+    ----------
+    rebuild : build afresh (standardization refitted) even if nothing changed
+    run_ended : an analysis run ended: replaced vectors are taken in now (one rebuild) rather than
+        when they pass REBUILD_REPLACED_SHARE
+    whole_library : that run looked at every track the server lists: switch to the code's vector
+        model even if some tracks (those that failed) still have only a vector of the served one
 
     Serialised by an advisory lock: two updates never race on the same base version.
     """
     with engine().connect() as lock:
         lock.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _LOCK_KEY})
         try:
+            model = _model_to_serve(whole_library)
             current = None if rebuild else load()
-            if current is None:
-                return build()
-            with session_scope() as session:
-                present = set(session.scalars(select(Embedding.track_id).where(Embedding.model == VECTOR_MODEL)))
-            indexed = {int(i) for i in current.index.ids}
-            live = indexed - _deleted_ids(current)
-            added = sorted(present - indexed)
-            removed = sorted(live - present)
-            revived = sorted((present & indexed) - live)
-            if not (added or removed or revived):
-                return None
-            for track_id in removed:
-                current.index.mark_deleted(track_id)
-            for track_id in revived:
-                current.index.unmark_deleted(track_id)
-            current.deleted += len(removed) - len(revived)
-            if current.deleted > REBUILD_DELETED_SHARE * max(len(current.index), 1):
-                return build()
-            if added:
-                ids, vectors = _embeddings(added)
-                current.index.add_items(current.prepare(vectors), ids)
-            return _save(current, f"+{len(added)} -{len(removed)}")
+            if current is None or current.model != model:
+                return build(model)
+            return _update(current, run_ended)
         finally:
             lock.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _LOCK_KEY})
             lock.commit()
+
+
+def _update(current: TrackIndex, run_ended: bool) -> int | None:
+    """The incremental update of `update`: new tracks added, removed ones marked deleted, replaced
+    vectors counted; a rebuild instead when deletions or replacements pass their share."""
+    present = embeddings.track_ids(current.model)
+    indexed = {int(i) for i in current.index.ids}
+    live = indexed - _deleted_ids(current)
+    added = sorted(present - indexed)
+    removed = sorted(live - present)
+    revived = sorted((present & indexed) - live)
+    first_look = current.intake.seen_until is None   # an index of before migration 0009: compares every row
+    replaced = _count_replaced(current, live)
+    for track_id in removed:
+        current.index.mark_deleted(track_id)
+    for track_id in revived:
+        current.index.unmark_deleted(track_id)
+    current.deleted += len(removed) - len(revived)
+    if (current.deleted > REBUILD_DELETED_SHARE * max(len(current.index), 1)
+            or current.intake.replaced > REBUILD_REPLACED_SHARE * max(current.size, 1)
+            or (run_ended and current.intake.replaced)):
+        return build(current.model)
+    if not (added or removed or revived or first_look):
+        # Replaced vectors alone change no point: no new version for the web to reload (500 MiB at
+        # 300k tracks).  Unsaved, the intake is counted again from the same start next time (the
+        # first look is saved, so that start is not "every row" again).
+        return None
+    if added:
+        ids, vectors = embeddings.read(current.model, added)
+        current.index.add_items(current.prepare(vectors), ids)
+    return _save(current, f"+{len(added)} -{len(removed)}, {replaced} more vectors replaced")
+
+
+def _count_replaced(current: TrackIndex, live: set[int]) -> int:
+    """Count the indexed tracks whose stored vector changed since the index took it in (into
+    `current.intake`); returns how many more there are.
+
+    Reads only the vectors written since the stored version's look, and compares each indexed one
+    with the track's point: Voyager cannot take a new vector under an indexed id, so the old point
+    serves until the next build.  Until then the window grows with the replaced vectors, at most
+    REBUILD_REPLACED_SHARE of the index.
+    """
+    horizon = _horizon()
+    ids, vectors, written = embeddings.written_after(current.model, current.intake.seen_until)
+    rows = np.flatnonzero(np.isin(ids.astype(np.int64), np.fromiter(live, np.int64, len(live))))
+    changed: dict[int, dt.datetime] = {}
+    for start in range(0, len(rows), _BATCH):   # in batches: after migration 0009 every row is read once
+        batch = rows[start:start + _BATCH]
+        points = current.unit_vectors([int(i) for i in ids[batch]])
+        moved = batch[np.abs(points - current.prepare(vectors[batch])).max(axis=1) > _SAME_POINT]
+        changed.update((int(ids[row]), written[row]) for row in moved)
+    more = len(changed.keys() - current.intake.recent)
+    current.intake = Intake(horizon, current.intake.replaced + more,
+                            frozenset(t for t, when in changed.items() if when > horizon))
+    return more
 
 
 def _deleted_ids(track_index: TrackIndex) -> set[int]:

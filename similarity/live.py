@@ -105,7 +105,8 @@ class LiveIndex:
         report: dict[str, Any] = {"ok": self._error is None, "loaded": current is not None}
         if current is not None:
             report.update(version=current.version, size=current.size, deleted=current.deleted,
-                          excluded=len(current.excluded))
+                          excluded=len(current.excluded), model=current.model,
+                          pending_model=track_index.pending_model(current.model))
         else:
             report["reason"] = NO_INDEX
         if self._error:

@@ -52,10 +52,10 @@ from sqlalchemy import BigInteger, and_, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from analysis.standardize import Standardization
-from analysis.vectors import VECTOR_MODEL
 from db.models import Embedding, Track
 from db.session import read
 from similarity.catalog import artist_key
+from similarity.index import served_model
 
 Shape = Literal["steady", "rising", "arc"]
 SHAPES: tuple[str, ...] = ("steady", "rising", "arc")
@@ -374,7 +374,7 @@ def load_songs(track_ids: Sequence[int], standardization: Standardization) -> So
     rows = {row.id: row for row in read(
         select(Track.id, Track.artist, Track.album, Track.album_artist, Track.tempo_bpm, Track.energy,
                Track.start_energy, Track.end_energy, Track.musical_key, Track.scale, Embedding.start_vector, Embedding.end_vector, Embedding.dim)
-        .outerjoin(Embedding, and_(Embedding.track_id == Track.id, Embedding.model == VECTOR_MODEL))
+        .outerjoin(Embedding, and_(Embedding.track_id == Track.id, Embedding.model == served_model()))
         .where(Track.id == any_(bindparam("ids", ids, type_=ARRAY(BigInteger)))))}
     dim = len(standardization.mean)
     start = np.zeros((len(ids), dim), np.float32)

@@ -56,11 +56,10 @@ from db import chat_sql
 from db.models import KEYS, MOOD_COLUMNS, SCALES, Embedding, Track, TrackTags
 from db.search import contains, fold
 from db.session import read
-from analysis.vectors import VECTOR_MODEL
 from similarity import catalog
 from similarity.alchemy import SUBTRACT_MARGIN, centroid
 from similarity.catalog import TrackInfo
-from similarity.index import TrackIndex
+from similarity.index import TrackIndex, served_model
 from similarity.neighbours import DUPLICATE_DISTANCE
 
 #: Every tag the plan may name: the MSD vocabulary, then the MTT labels it lacks.
@@ -408,7 +407,7 @@ def candidate_query(plan: Plan, track_ids: Sequence[int] | None = None, leave_ou
     statement = (
         select(Track.id, Track.item_id, Track.provider, Track.title, Track.artist, Track.album, Track.duration_s,
                *misses, lean.label("lean"), total.label("total"))
-        .join(Embedding, and_(Embedding.track_id == Track.id, Embedding.model == VECTOR_MODEL))
+        .join(Embedding, and_(Embedding.track_id == Track.id, Embedding.model == served_model()))
         .outerjoin(msd, and_(msd.track_id == Track.id, msd.vocabulary == "msd"))
         .outerjoin(mtt, and_(mtt.track_id == Track.id, mtt.vocabulary == "mtt"))
         .where(Track.analyzed_at.isnot(None)))

@@ -19,7 +19,11 @@ over the whole library, tracks the server no longer lists are deleted.
 
 The similarity index follows along: every INDEX_UPDATE_SECONDS the parent adds
 the tracks analysed so far (an incremental update, not a rebuild), and once
-more at the end; then it starts the music map task (tasks.map).
+more at the end, when the vectors this run replaced are taken in (a rebuild)
+and, after a run over the whole library, the index switches to a new vector
+model even if some tracks failed (similarity.index); then it starts the music
+map task (tasks.map).  Until a switch, the log says how many tracks the
+index still waits for.
 """
 from __future__ import annotations
 
@@ -103,14 +107,16 @@ def run_analysis(ctx: TaskContext, num_recent_albums: Annotated[int, Field(ge=0)
     album_sizes = [album.track_count for album in listed]
     ctx.log(f"{len(albums)} albums to look at ({analysis_version(depth)})")
     ctx.set_details(albums_total=len(albums))
+    _say_what_index_waits_for(ctx)
     index_every = runtime.settings().index_update_seconds
     last_index_update = [time.monotonic()]
     failures_seen = [0]
 
-    def update_index() -> None:
-        version = track_index.update()
+    def update_index(**run_end) -> None:
+        version = track_index.update(**run_end)
         if version:
             ctx.log(f"similarity index updated to version {version}")
+        _say_what_index_waits_for(ctx)
 
     def report(counts: dict[str, int]) -> None:
         totals = store.sum_child_details(ctx.task_id, _COUNTS, finished_only=False)
@@ -145,15 +151,24 @@ def run_analysis(ctx: TaskContext, num_recent_albums: Annotated[int, Field(ge=0)
     totals = store.sum_child_details(ctx.task_id, _COUNTS, finished_only=False)
     failures = store.collect_child_detail_lists(ctx.task_id, "failures", _FAILURES_KEPT)
     removed = 0
-    if not num_recent_albums and set(counts) <= {"SUCCESS"}:
+    whole_library = not num_recent_albums and set(counts) <= {"SUCCESS"}
+    if whole_library:
         removed = track_store.delete_unseen(provider.type, started_db)
-    update_index()
+    update_index(run_ended=True, whole_library=whole_library)
     _start_map(ctx)
     result = {"albums": len(albums), **{f"tracks_{k}": int(v) for k, v in totals.items()},
               "tracks_removed": removed, "failed_albums": counts.get("FAILURE", 0), "failures": failures}
     ctx.set_details(result=result)
     return (f"{len(albums)} albums: {result['tracks_analyzed']} tracks analysed, {result['tracks_skipped']} "
             f"already done, {result['tracks_failed']} failed, {removed} removed from the library")
+
+
+def _say_what_index_waits_for(ctx: TaskContext) -> None:
+    """Log, while the code's vector model is not yet served, how many tracks the switch waits for."""
+    awaiting = track_index.tracks_awaiting_switch()
+    if awaiting:
+        ctx.log(f"the similarity index keeps serving the previous analysis until {awaiting} more tracks "
+                "are re-analysed")
 
 
 def _start_map(ctx: TaskContext) -> None:

@@ -60,7 +60,7 @@ AlgorithmName = Literal[clustering.ALGORITHMS]
 def _snapshot(ctx: TaskContext) -> tuple[int, int]:
     """Store the standardized features of every analysed track; (blob version, tracks)."""
     ctx.progress(0, "reading the analysed tracks")
-    features = read_all()
+    features = read_all(track_index.served_model())
     excluded = exclusions.excluded_ids(exclusions.current_rules())
     if excluded:   # the playlist rules (Settings, "Playlists") keep these out of every playlist
         features = features.subset(np.flatnonzero(~np.isin(features.ids, np.fromiter(excluded, np.int64))))

@@ -5,8 +5,9 @@ and either
 
 - fits the whole map afresh (similarity.map_layout.fit: seeded UMAP, PCA for a
   small library) when there is no map yet, when asked (`refit`), when the
-  index holds MAP_REFIT_GROWTH more tracks than the last fit laid out, or
-  when a new track has no neighbour on the map to be placed by; or
+  index holds MAP_REFIT_GROWTH more tracks than the last fit laid out, when
+  the index switched to another vector model (neighbourhoods of a new model
+  are new), or when a new track has no neighbour on the map to be placed by; or
 - keeps every mapped track where it is, drops the tracks the index no longer
   holds and places the new ones among their index neighbours (map_layout.place).
 
@@ -14,8 +15,8 @@ Either way it measures how well the map keeps the index's neighbourhoods
 (map_layout.neighbours_kept) and stores the result as a new version, which the
 web process picks up (LiveProjection).  Its meta: "method" ("umap" | "pca"),
 "seed", "fitted_tracks" (in the last full fit), "placed_tracks" (placed
-since), "neighbours_kept" (0..1, or None) and "index_version" (the index
-version it was made from).  Nothing is stored when nothing changed.
+since), "neighbours_kept" (0..1, or None), "index_version" and "index_model"
+(the index version and vector model it was made from).  Nothing is stored when nothing changed.
 A failed or cancelled run stores nothing, so the old map keeps serving; a
 re-queued run starts over (the same index gives the same map).
 
@@ -43,7 +44,8 @@ def run_map(ctx: TaskContext, refit: bool = False) -> str:
     ids = index.live_ids()
     ctx.check_cancelled()
     stored = None if refit else load()
-    reason = "asked for" if refit else _refit_reason(stored, ids, runtime.settings().map_refit_growth)
+    reason = "asked for" if refit else (_model_switched(stored, index)
+                                        or _refit_reason(stored, ids, runtime.settings().map_refit_growth))
     if reason is None:
         projection, message = _update(ctx, index, stored, ids)
         if projection is None:
@@ -52,12 +54,21 @@ def run_map(ctx: TaskContext, refit: bool = False) -> str:
         ctx.log(f"fitting the whole map: {reason}")
         projection, message = _fit(ctx, index, ids), f"map of {len(ids)} tracks fitted ({reason})"
     ctx.progress(90, "measuring how well the map keeps each track's neighbours")
-    projection.meta.update(neighbours_kept=_neighbours_kept(index, projection), index_version=index.version)
+    projection.meta.update(neighbours_kept=_neighbours_kept(index, projection), index_version=index.version,
+                           index_model=index.model)
     ctx.check_cancelled()
     version = save(projection)
     ctx.set_details(result={"version": version, **projection.meta})
     kept = projection.meta["neighbours_kept"]
     return f"{message}; version {version}" + (f", neighbours kept {kept:.0%}" if kept is not None else "")
+
+
+def _model_switched(stored: Projection | None, index: track_index.TrackIndex) -> str | None:
+    """Why the map is refitted when the index serves another vector model than the map was made from."""
+    made_from = stored.meta.get("index_model") if stored is not None else None
+    if made_from is None or made_from == index.model:   # maps of before this key: of the served model
+        return None
+    return f"the similarity index switched to the vector model {index.model}"
 
 
 def _refit_reason(stored: Projection | None, ids: np.ndarray, growth: float) -> str | None:

@@ -142,7 +142,7 @@ def add_like(library: Library, names: list[str], noise: float = 0.05, seed: int 
     added = {}
     with session_scope() as session:
         for name in names:
-            stored = session.get(Embedding, library.ids[name])
+            stored = session.get(Embedding, (library.ids[name], VECTOR_MODEL))
             vector = np.frombuffer(stored.vector, dtype="<f4") + rng.normal(0, noise, stored.dim)
             track = Track(provider="local", item_id=f"{name}-like", title=f"Like {name}", artist="Like artist",
                           album="Likes", duration_s=200.0, analysis_version="test", analyzed_at=now, seen_at=now)

@@ -28,7 +28,7 @@ def add_tracks(count, start=0, seed=0):
 
 def vector_of(track_id):
     with session_scope() as session:
-        return np.frombuffer(session.get(Embedding, track_id).vector, "<f4")
+        return np.frombuffer(session.get(Embedding, (track_id, VECTOR_MODEL)).vector, "<f4")
 
 
 def test_build_query_and_incremental_update(env):

@@ -130,6 +130,22 @@ def test_a_growing_library_is_placed_until_it_grew_by_map_refit_growth(env):
     assert projection.load().meta["fitted_tracks"] == 13
 
 
+def test_the_map_is_refitted_when_the_index_switches_vector_model(env):
+    from sqlalchemy import update
+    from analysis.vectors import VECTOR_MODEL
+    from db.models import Embedding
+    make_library({"jazz": 5, "metal": 5})
+    with session_scope() as session:      # the library as analysed and indexed with an older vector model
+        session.execute(update(Embedding).values(model="older/mean"))
+    track_index.build("older/mean")
+    assert "fitted (no map yet)" in run_here().message
+    with session_scope() as session:      # re-analysed with the code's model: the index switches
+        session.execute(update(Embedding).values(model=VECTOR_MODEL))
+    track_index.update()
+    assert "switched to the vector model" in run_here().message
+    assert projection.load().meta["index_model"] == VECTOR_MODEL
+
+
 def test_a_failed_fit_leaves_the_old_map_serving(app, monkeypatch):
     make_library({"jazz": 5, "metal": 5})
     live = app.extensions["sonarium.map"]
