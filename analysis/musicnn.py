@@ -158,6 +158,17 @@ def _import_openvino():
     return openvino
 
 
+def openvino_config() -> dict:
+    """How OpenVINO compiles the models: bfloat16, ANALYSIS_THREADS threads, one stream.
+
+    Not pinned to cores: OpenVINO pins a one-thread stream to the first core, so two
+    workers ran their inference on the same core while the other idled (1.98 tracks/s
+    against 3.36 unpinned on the dev corpus; docs/PERFORMANCE.md).
+    """
+    return {"INFERENCE_PRECISION_HINT": "bf16", "INFERENCE_NUM_THREADS": analysis_threads(), "NUM_STREAMS": 1,
+            "PERFORMANCE_HINT": "LATENCY", "ENABLE_CPU_PINNING": False}
+
+
 def _openvino_bf16_session(path: Path) -> Session | None:
     """The model compiled by OpenVINO in bfloat16, or None where the CPU has no native
     bfloat16 (OpenVINO would emulate it or quietly run float32) or OpenVINO is missing.
@@ -173,9 +184,7 @@ def _openvino_bf16_session(path: Path) -> Session | None:
         return None
     model = core.read_model(str(path))
     model.reshape({INPUT_NAME: [CHUNK_PATCHES, PATCH_FRAMES, MEL_BANDS]})
-    compiled = core.compile_model(model, "CPU", {
-        "INFERENCE_PRECISION_HINT": "bf16", "INFERENCE_NUM_THREADS": analysis_threads(),
-        "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY"})
+    compiled = core.compile_model(model, "CPU", openvino_config())
     request = compiled.create_infer_request()
     ports = [compiled.output(name) for name in OUTPUT_NAMES]
 

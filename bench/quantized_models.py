@@ -121,9 +121,7 @@ class OpenVinoSession:
         core = openvino.Core()
         model = core.read_model(str(path))
         model.reshape({INPUT_NAME: [1, 187, 96]})
-        self._compiled = core.compile_model(model, "CPU", {
-            "INFERENCE_PRECISION_HINT": "bf16", "INFERENCE_NUM_THREADS": 1, "NUM_STREAMS": 1,
-            "PERFORMANCE_HINT": "LATENCY"})
+        self._compiled = core.compile_model(model, "CPU", {**musicnn.openvino_config(), "INFERENCE_NUM_THREADS": 1})
         self._request = self._compiled.create_infer_request()
 
     def run(self, names: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:

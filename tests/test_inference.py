@@ -124,3 +124,12 @@ def test_openvino_runs_without_reporting_usage(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["False", "None"], done.stdout
     assert list(tmp_path.iterdir()) == []
+
+
+def test_openvino_leaves_workers_free_to_use_every_core(monkeypatch):
+    """A pinned one-thread stream lands on the first core in every worker: two workers then
+    share one core (1.98 tracks/s against 3.36 unpinned, docs/PERFORMANCE.md)."""
+    monkeypatch.setenv("ANALYSIS_THREADS", "1")
+    config = musicnn.openvino_config()
+    assert config["ENABLE_CPU_PINNING"] is False
+    assert (config["INFERENCE_NUM_THREADS"], config["NUM_STREAMS"], config["INFERENCE_PRECISION_HINT"]) == (1, 1, "bf16")
