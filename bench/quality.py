@@ -12,8 +12,8 @@ mean average precision of same-group tracks over the whole ranking, 1-NN =
 nearest track from the same group.  Scores are averaged per group, then over
 groups (macro).  "standardized" z-scores each dimension over the corpus first,
 as the library index does (analysis.standardize); the shipped vector is also
-scored in the index's own space, each point smoothed with its nearest tracks
-(similarity.smoothing), which is how similar songs are ranked; for the default
+ranked as similar songs are (similarity.smoothing: the nearest tracks
+re-ordered by neighbourhood closeness); for the default
 depth it sweeps the number of neighbours and estimates the gain without
 choosing that number on the same songs (each group scored with the count the
 other groups preferred).
@@ -86,22 +86,20 @@ def patch_rows(count: int, excerpts: int | None, length: int) -> np.ndarray:
 def group_scores(vectors: np.ndarray, groups: list[str], standardize: bool, neighbours: int = 0
                  ) -> dict[str, np.ndarray]:
     """Leave-one-out (P@10, MAP, 1-NN) averaged over each group's queries; `neighbours` > 0 ranks
-    in the space similar songs are ranked in, each standardized point smoothed with that many
-    nearest tracks (similarity.smoothing)."""
+    as similar songs are ranked: the nearest similarity.smoothing.POOL re-ordered by
+    neighbourhood closeness with that many neighbours, then the rest."""
     if standardize:
         x = Standardization.fit(vectors).apply(vectors)
     else:
         x = vectors.astype(np.float32)
         x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-    if neighbours:
-        x = smoothing.smooth_all(x, neighbours)
-    x = x.astype(np.float64)
-    similarity = x @ x.T
+    similarity = x.astype(np.float64) @ x.T.astype(np.float64)
     np.fill_diagonal(similarity, -np.inf)
     labels = np.array(groups)
     per_group: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
     for i, group in enumerate(groups):
-        order = np.argsort(-similarity[i])[:-1]  # drop the track itself (ranked last)
+        order = smoothing.ranking(similarity[i], x, i, neighbours) if neighbours else \
+            np.argsort(-similarity[i])[:-1]  # without the track itself (ranked last)
         relevant = labels[order] == group
         hits = np.cumsum(relevant)
         precision_at = hits / np.arange(1, len(order) + 1)
@@ -175,7 +173,7 @@ def main() -> None:
                 continue
             result = scores(np.stack(vectors), groups, standardize, neighbours)
             distance = ("standardized" if standardize else "plain") + " cosine" + \
-                (f", smoothed with {neighbours} neighbours (the index)" if neighbours else "")
+                (f", ranked by neighbourhood ({neighbours})" if neighbours else "")
             print(f"| {'+'.join(combo)} | {plan} | {distance} | "
                   f"{result['p10']:.3f} | {result['map']:.3f} | {result['nn1']:.3f} |", flush=True)
 
@@ -205,7 +203,7 @@ def main() -> None:
         for (name, vectors), neighbours in itertools.product((("simulated", simulated), ("real analyze_file", real)),
                                                              (0, smoothing.NEIGHBOURS)):
             result = scores(np.stack(vectors), labels, True, neighbours)
-            space = f"the index's points (smoothed, {neighbours} neighbours)" if neighbours else "the vectors"
+            space = f"ranked by neighbourhood ({neighbours})" if neighbours else "by the vectors"
             print(f"{name}, default depth ({features.VECTOR_MODEL}, {features.DEFAULT_DEPTH}), {space}, "
                   f"{len(subset)} tracks: P@10 {result['p10']:.3f} MAP {result['map']:.3f} 1-NN {result['nn1']:.3f}")
         print(f"inference: {musicnn.backend()}")

@@ -132,8 +132,13 @@ class TrackIndex:
             wanted = min(2 * wanted, self.size)
         return []
 
-    def nearest_many(self, points: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def nearest_many(self, points: np.ndarray, k: int, ef: int = EF_SEARCH, threads: int = -1
+                     ) -> tuple[np.ndarray, np.ndarray]:
         """The k nearest tracks to each row of `points` (index space), in one batched query.
+
+        `ef` is the query's candidate list (recall against cost), `threads` Voyager's threads
+        (-1: one per core, for bulk work; 1 in a web request, where the other threads would
+        only contend with the other requests).
 
         Returns (track ids int64 (m, k'), cosine distances float32 (m, k')), closest first, where
         k' = min(k, size); a point that is itself indexed finds itself first.
@@ -141,7 +146,8 @@ class TrackIndex:
         k = min(k, self.size)
         if k <= 0 or not len(points):
             return np.zeros((len(points), 0), np.int64), np.zeros((len(points), 0), np.float32)
-        ids, distances = self.index.query(np.asarray(points, np.float32), k=k, query_ef=max(EF_SEARCH, k))
+        ids, distances = self.index.query(np.asarray(points, np.float32), k=k, query_ef=max(ef, k),
+                                          num_threads=threads)
         return np.asarray(ids, np.int64), np.asarray(distances, np.float32)
 
     def live_ids(self) -> np.ndarray:
