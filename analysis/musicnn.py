@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 import os
 import sys
 import threading
@@ -40,6 +41,7 @@ PATCH_SECONDS = PATCH_SAMPLES / SAMPLE_RATE  # ~2.98 s
 # (docs/PERFORMANCE.md).
 CHUNK_PATCHES = 1
 
+log = logging.getLogger(__name__)
 _sessions: dict = {}
 _sessions_lock = threading.Lock()
 _threads_limited: set[int] = set()
@@ -171,7 +173,8 @@ def openvino_config() -> dict:
 
 def _openvino_bf16_session(path: Path) -> Session | None:
     """The model compiled by OpenVINO in bfloat16, or None where the CPU has no native
-    bfloat16 (OpenVINO would emulate it or quietly run float32) or OpenVINO is missing.
+    bfloat16 (OpenVINO would emulate it or quietly run float32), OpenVINO is missing or
+    it fails to compile the model (logged: the float32 path runs instead).
 
     One patch per call, as compiled: a static shape is 5-7% faster than a dynamic one.
     """
@@ -179,12 +182,16 @@ def _openvino_bf16_session(path: Path) -> Session | None:
         openvino = _import_openvino()
     except ImportError:
         return None
-    core = openvino.Core()
-    if "BF16" not in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+    try:
+        core = openvino.Core()
+        if "BF16" not in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+            return None
+        model = core.read_model(str(path))
+        model.reshape({INPUT_NAME: [CHUNK_PATCHES, PATCH_FRAMES, MEL_BANDS]})
+        compiled = core.compile_model(model, "CPU", openvino_config())
+    except RuntimeError as error:  # what OpenVINO raises for a device or model it cannot handle
+        log.warning("OpenVINO cannot run %s (%s); analysing in float32 on onnxruntime", path.name, error)
         return None
-    model = core.read_model(str(path))
-    model.reshape({INPUT_NAME: [CHUNK_PATCHES, PATCH_FRAMES, MEL_BANDS]})
-    compiled = core.compile_model(model, "CPU", openvino_config())
     request = compiled.create_infer_request()
     ports = [compiled.output(name) for name in OUTPUT_NAMES]
 

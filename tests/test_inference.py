@@ -133,3 +133,15 @@ def test_openvino_leaves_workers_free_to_use_every_core(monkeypatch):
     config = musicnn.openvino_config()
     assert config["ENABLE_CPU_PINNING"] is False
     assert (config["INFERENCE_NUM_THREADS"], config["NUM_STREAMS"], config["INFERENCE_PRECISION_HINT"]) == (1, 1, "bf16")
+
+
+def test_openvino_failing_to_compile_falls_back_to_float32(monkeypatch, fresh_sessions, caplog):
+    import openvino
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("Exception from src/inference/src/cpp/core.cpp: no kernel for this CPU")
+    monkeypatch.setattr(openvino.Core, "compile_model", broken)
+    monkeypatch.setenv("ANALYSIS_PRECISION", "auto")
+    assert musicnn.backend() == "onnxruntime-float32"
+    if _bf16_cpu():
+        assert "float32 on onnxruntime" in caplog.text
