@@ -56,7 +56,9 @@ def test_similar_songs_page(live_server, page, music_dir, playlist_dir):
     expect(page.locator("#results-summary")).to_contain_text("closest first")
     shares = [int(text.split("(")[1].split("%")[0])
               for text in page.locator("table.tracks tbody tr td:last-child").all_inner_texts()]
-    assert shares == sorted(shares, reverse=True)
+    # Ranked by neighbourhood (similarity.smoothing): the seed's group first, each song's share the
+    # direct closeness, so within the group the shares need not fall row by row.
+    assert min(shares[:11]) > max(shares[11:]), shares
 
     page.fill("#max-per-artist", "2")
     page.click("#run")
